@@ -1,0 +1,35 @@
+"""Sobolev Training: fit neural networks to target values and input derivatives.
+
+Public API::
+
+    y, J  = value_and_jacobian(f, x)     # (N, m), (N, m, d)
+    y, Jv = value_and_jvp(f, x, v)       # (N, m), (N, m)
+    y, uJ = value_and_vjp(f, x, u)       # (N, m), (N, d)
+    H     = hessian(f, x)                # (N, m, d, d)
+    Hv    = hvp(f, x, v)                 # (N, m, d)
+    target = Target.from_arrays(y, dy=None, d2y=None) | Target.from_function(g)
+    loss_fn = SobolevLoss(order=1, weights=None, projections=None)
+    model = MLP(in_dim, out_dim, hidden=(256, 256), activation="relu")
+    history = fit(model, x, target, loss=loss_fn, steps=..., lr=...)
+"""
+
+from sobolev._version import __version__
+from sobolev.derivatives import hessian, hvp, uhv, value_and_jacobian, value_and_jvp, value_and_vjp
+from sobolev.fit import fit
+from sobolev.loss import SobolevLoss
+from sobolev.models import MLP
+from sobolev.target import Target
+
+__all__ = [
+    "MLP",
+    "SobolevLoss",
+    "Target",
+    "__version__",
+    "fit",
+    "hessian",
+    "hvp",
+    "uhv",
+    "value_and_jacobian",
+    "value_and_jvp",
+    "value_and_vjp",
+]

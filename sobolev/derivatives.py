@@ -1,0 +1,271 @@
+"""Per-sample input derivatives of batched functions, by reverse-mode autodiff.
+
+Every function here takes ``f`` mapping inputs ``x`` of shape (N, d) to outputs of
+shape (N, m) or (N,) (then m = 1), and treats samples independently: the derivative
+of the batch sum with respect to ``x[i]`` is sample ``i``'s own derivative as long as
+``f`` does not mix samples (BatchNorm in training mode does, and is refused).
+
+Results keep their graph (``create_graph=True`` by default), so they can be used inside
+a loss and differentiated again with respect to the parameters of ``f``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from sobolev._validation import check_directions, check_inputs, check_not_batchnorm_training
+
+Function = Callable[[torch.Tensor], torch.Tensor]
+
+__all__ = ["hessian", "hvp", "uhv", "value_and_jacobian", "value_and_jvp", "value_and_vjp"]
+
+
+def _prepare(f: Function, x: torch.Tensor) -> torch.Tensor:
+    check_not_batchnorm_training(f)
+    x = check_inputs(x)
+    # Keep an upstream graph when x already requires grad; otherwise make x a leaf.
+    return x if x.requires_grad else x.detach().requires_grad_(True)
+
+
+def _evaluate(f: Function, x: torch.Tensor) -> torch.Tensor:
+    y = f(x)
+    if not isinstance(y, torch.Tensor):
+        raise ValueError(f"f must return a torch.Tensor, got {type(y).__name__}")
+    if y.ndim == 1:
+        y = y.unsqueeze(1)
+    if y.ndim != 2 or y.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"f must map x of shape (N, d) = {tuple(x.shape)} to shape (N, m) or (N,), "
+            f"got shape {tuple(y.shape)}"
+        )
+    return y
+
+
+def _grad(out: torch.Tensor, x: torch.Tensor, grad_outputs: torch.Tensor) -> torch.Tensor:
+    if not out.requires_grad:  # out does not depend on x (e.g. a constant function)
+        return torch.zeros_like(x)
+    (g,) = torch.autograd.grad(
+        out, x, grad_outputs=grad_outputs, create_graph=True, allow_unused=True
+    )
+    return torch.zeros_like(x) if g is None else g
+
+
+def _basis(y: torch.Tensor, k: int) -> torch.Tensor:
+    e = torch.zeros_like(y)
+    e[:, k] = 1.0
+    return e
+
+
+# The private helpers below take an already evaluated y = f(x) so that a loss can
+# share one forward pass between the value term and every derivative term.
+def _jacobian(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(N, m, d) from y (N, m)."""
+    return torch.stack([_grad(y, x, _basis(y, k)) for k in range(y.shape[1])], dim=1)
+
+
+def _jvp(y: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(N, m): J v by the double-VJP trick (u -> J^T u is linear in u)."""
+    u = torch.zeros_like(y, requires_grad=True)
+    g = _grad(y, x, u)
+    if not g.requires_grad:
+        return torch.zeros_like(y)
+    (Jv,) = torch.autograd.grad(g, u, grad_outputs=v, create_graph=True)
+    return Jv
+
+
+def _vjp(y: torch.Tensor, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """(N, d): u^T J."""
+    return _grad(y, x, u)
+
+
+def _hessian(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(N, m, d, d) from y (N, m)."""
+    return _hessian_from_jacobian(_jacobian(y, x), x)
+
+
+def _hessian_from_jacobian(J: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(N, m, d, d), differentiating each Jacobian row (N, d) once more."""
+    rows = range(x.shape[1])
+    return torch.stack(
+        [
+            torch.stack([_grad(J[:, k], x, _basis(x, a)) for a in rows], 1)
+            for k in range(J.shape[1])
+        ],
+        dim=1,
+    )
+
+
+def _hvp(y: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(N, m, d): H_k v for each output, reverse-over-reverse."""
+    return torch.stack([_grad(_grad(y, x, _basis(y, k)), x, v) for k in range(y.shape[1])], 1)
+
+
+def _uhv(y: torch.Tensor, x: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(N, d): sum_k u_k H_k v, the Hessian of <u, y> times v."""
+    return _grad(_grad(y, x, u), x, v)
+
+
+def _finish(create_graph: bool, *ts: torch.Tensor):
+    out = ts if create_graph else tuple(t.detach() for t in ts)
+    return out if len(out) > 1 else out[0]
+
+
+def value_and_jacobian(
+    f: Function, x: torch.Tensor, *, create_graph: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values and per-sample Jacobians of ``f`` at ``x``.
+
+    Parameters
+    ----------
+    f : nn.Module or callable
+        Maps (N, d) to (N, m) or (N,).
+    x : Tensor, shape (N, d)
+    create_graph : bool
+        Keep the graph so the Jacobian can be differentiated again.
+
+    Returns
+    -------
+    y : Tensor, shape (N, m)
+    J : Tensor, shape (N, m, d)
+        ``J[i, k, j] = d y[i, k] / d x[i, j]``.
+    """
+    with torch.enable_grad():
+        x = _prepare(f, x)
+        y = _evaluate(f, x)
+        return _finish(create_graph, y, _jacobian(y, x))
+
+
+def value_and_jvp(
+    f: Function, x: torch.Tensor, v: torch.Tensor, *, create_graph: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values and per-sample Jacobian-vector products ``J(x_i) v_i`` (input side).
+
+    Uses the double-VJP trick: ``u -> J^T u`` is linear in ``u``, so differentiating
+    ``<J^T u, v>`` with respect to ``u`` gives ``J v`` with two reverse passes, which
+    measured faster than forward mode for small MLPs on CPU.
+
+    Parameters
+    ----------
+    f : nn.Module or callable
+        Maps (N, d) to (N, m) or (N,).
+    x : Tensor, shape (N, d)
+    v : Tensor, shape (N, d)
+        One input-space direction per sample.
+    create_graph : bool
+        Keep the graph for further differentiation.
+
+    Returns
+    -------
+    y : Tensor, shape (N, m)
+    Jv : Tensor, shape (N, m)
+    """
+    with torch.enable_grad():
+        x = _prepare(f, x)
+        v = check_directions(v, x, x.shape[1])
+        y = _evaluate(f, x)
+        return _finish(create_graph, y, _jvp(y, x, v))
+
+
+def value_and_vjp(
+    f: Function, x: torch.Tensor, u: torch.Tensor, *, create_graph: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Values and per-sample vector-Jacobian products ``u_i^T J(x_i)`` (output side).
+
+    Parameters
+    ----------
+    f : nn.Module or callable
+        Maps (N, d) to (N, m) or (N,).
+    x : Tensor, shape (N, d)
+    u : Tensor, shape (N, m)
+        One output-space direction per sample.
+    create_graph : bool
+        Keep the graph for further differentiation.
+
+    Returns
+    -------
+    y : Tensor, shape (N, m)
+    uJ : Tensor, shape (N, d)
+    """
+    with torch.enable_grad():
+        x = _prepare(f, x)
+        y = _evaluate(f, x)
+        u = check_directions(u, x, y.shape[1], name="u")
+        return _finish(create_graph, y, _vjp(y, x, u))
+
+
+def hessian(f: Function, x: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
+    """Per-sample Hessians of every output of ``f`` at ``x``.
+
+    Parameters
+    ----------
+    f : nn.Module or callable
+        Maps (N, d) to (N, m) or (N,); needs a twice-differentiable activation
+        (piecewise-linear networks have zero Hessians almost everywhere).
+    x : Tensor, shape (N, d)
+    create_graph : bool
+        Keep the graph for further differentiation.
+
+    Returns
+    -------
+    H : Tensor, shape (N, m, d, d)
+        ``H[i, k, a, b] = d^2 y[i, k] / d x[i, a] d x[i, b]``.
+    """
+    with torch.enable_grad():
+        x = _prepare(f, x)
+        return _finish(create_graph, _hessian(_evaluate(f, x), x))
+
+
+def hvp(
+    f: Function, x: torch.Tensor, v: torch.Tensor, *, create_graph: bool = True
+) -> torch.Tensor:
+    """Per-sample Hessian-vector products ``H_k(x_i) v_i`` for every output ``k``.
+
+    Reverse-over-reverse: differentiate ``<grad y_k, v>`` once more, which avoids
+    forming the (d, d) Hessian.
+
+    Parameters
+    ----------
+    f : nn.Module or callable
+        Maps (N, d) to (N, m) or (N,).
+    x : Tensor, shape (N, d)
+    v : Tensor, shape (N, d)
+    create_graph : bool
+        Keep the graph for further differentiation.
+
+    Returns
+    -------
+    Hv : Tensor, shape (N, m, d)
+    """
+    with torch.enable_grad():
+        x = _prepare(f, x)
+        v = check_directions(v, x, x.shape[1])
+        return _finish(create_graph, _hvp(_evaluate(f, x), x, v))
+
+
+def uhv(
+    f: Function, x: torch.Tensor, u: torch.Tensor, v: torch.Tensor, *, create_graph: bool = True
+) -> torch.Tensor:
+    """Per-sample ``sum_k u_k H_k(x_i) v_i`` (output- and input-side projection).
+
+    Parameters
+    ----------
+    f : nn.Module or callable
+        Maps (N, d) to (N, m) or (N,).
+    x : Tensor, shape (N, d)
+    u : Tensor, shape (N, m)
+    v : Tensor, shape (N, d)
+    create_graph : bool
+        Keep the graph for further differentiation.
+
+    Returns
+    -------
+    Tensor, shape (N, d)
+    """
+    with torch.enable_grad():
+        x = _prepare(f, x)
+        v = check_directions(v, x, x.shape[1])
+        y = _evaluate(f, x)
+        u = check_directions(u, x, y.shape[1], name="u")
+        return _finish(create_graph, _uhv(y, x, u, v))
