@@ -1,0 +1,17 @@
+"""Test configuration: one torch thread, float64 by default where asked, hypothesis profiles."""
+
+import os
+
+import torch
+from hypothesis import HealthCheck, settings
+
+# Two contending threads on a 2-core machine make small steps ~20x slower.
+torch.set_num_threads(1)
+
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
