@@ -25,7 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sobolev-training {__version__}")
     subparsers = parser.add_subparsers(title="subcommands", metavar="<subcommand>")
     for ep in sorted(entry_points(group="sobolev.commands"), key=lambda e: e.name):
-        ep.load()(subparsers)
+        try:
+            register = ep.load()
+        except ImportError as exc:
+            # One broken or partially installed study must not take the others down.
+            print(f"sobolev: subcommand {ep.name!r} unavailable: {exc}", file=sys.stderr)
+            continue
+        register(subparsers)
     return parser
 
 
