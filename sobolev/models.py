@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -63,7 +64,7 @@ class MLP(nn.Sequential):
             if seed is not None:
                 torch.manual_seed(seed)
             layers: list[nn.Module] = []
-            for a, b in zip(widths[:-1], widths[1:], strict=True):
+            for a, b in itertools.pairwise(widths):
                 layers += [nn.Linear(a, b, dtype=dtype), ACTIVATIONS[activation]()]
             layers.append(nn.Linear(widths[-1], out_dim, dtype=dtype))
             super().__init__(*layers)

@@ -36,13 +36,32 @@ class CorruptResultError(ValueError):
     """A result file exists but is truncated, unparsable or fails its checksum."""
 
 
+def _to_builtin(obj: Any) -> Any:
+    """JSON fallback: numpy and torch scalars/arrays become Python numbers and lists."""
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable: {obj!r}")
+
+
 def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_to_builtin)
 
 
 def config_hash(config: dict[str, Any], length: int = 16) -> str:
-    """Stable hex digest of a JSON-serialisable config (key order does not matter)."""
-    return hashlib.sha256(_canonical(config).encode()).hexdigest()[:length]
+    """Stable hex digest of a JSON-serialisable config (key order does not matter).
+
+    Raises
+    ------
+    ValueError
+        If ``config`` holds values that JSON cannot represent.
+    """
+    try:
+        text = _canonical(config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"config must be JSON-serialisable: {exc}") from exc
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def git_commit(path: str | os.PathLike | None = None) -> str | None:
@@ -122,7 +141,8 @@ def write_result(path: str | os.PathLike, payload: dict[str, Any], config: dict[
         "payload": payload,
         "checksum": hashlib.sha256(_canonical(payload).encode()).hexdigest(),
     }
-    return atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True, default=str) + "\n")
+    text = json.dumps(doc, indent=1, sort_keys=True, default=_to_builtin)
+    return atomic_write_text(path, text + "\n")
 
 
 def read_result(path: str | os.PathLike) -> dict[str, Any]:

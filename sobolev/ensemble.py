@@ -1,0 +1,423 @@
+"""Vectorised training of an ensemble of identical-architecture MLPs.
+
+Many tiny trainings (one per seed, per method, per data set) are dominated by Python
+and kernel-launch overhead when run one at a time. :class:`MLPEnsemble` stacks the
+weights of ``E`` independent MLPs as tensors of shape (E, in, out) and evaluates all
+members with batched matrix products (``torch.baddbmm``/``torch.bmm``); each member
+sees its own inputs (E, N, d).
+
+Input Jacobians are formed by an explicit reverse pass through the layers,
+
+.. math::
+    J = W_1^T \\,\\mathrm{diag}(\\sigma'(a_1))\\, W_2^T \\cdots
+        \\mathrm{diag}(\\sigma'(a_L))\\, W_{\\mathrm{out}}^T,
+
+written with batched matmuls, so the Sobolev loss costs about two forward passes and
+composes with ``backward()`` for the parameter gradients (second-order terms through
+:math:`\\sigma'` are kept for smooth activations; for ReLU :math:`\\sigma'` is a
+constant mask, as in autograd's double backward). Members share no parameters, so
+the gradient of the summed loss with respect to member ``e`` is member ``e``'s own
+gradient, and Adam (elementwise) on the stacked tensors is Adam on each member.
+
+:func:`fit_ensemble` reproduces :func:`sobolev.fit` with
+``SobolevLoss(order<=1, weights=(w0, w1))`` for every member at once: with the same
+initial weights (:meth:`MLPEnsemble.from_seeds` builds them with :class:`sobolev.MLP`),
+the same data and the same seed, the numbers agree to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from sobolev._validation import as_tensor, check_finite, check_positive_int
+from sobolev.fit import progress_enabled
+from sobolev.models import MLP
+
+__all__ = ["ACTIVATION_DERIVATIVES", "MLPEnsemble", "fit_ensemble"]
+
+
+def _gelu_prime(a: torch.Tensor) -> torch.Tensor:
+    cdf = 0.5 * (1.0 + torch.erf(a / math.sqrt(2.0)))
+    pdf = torch.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
+    return cdf + a * pdf
+
+
+def _silu_prime(a: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(a)
+    return s * (1.0 + a * (1.0 - s))
+
+
+def _sigmoid_prime(a: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(a)
+    return s * (1.0 - s)
+
+
+#: Activation (as in :data:`sobolev.models.ACTIVATIONS`, PyTorch default parameters)
+#: -> (sigma, sigma'). Kinks take the derivative autograd uses (ReLU'(0) = 0).
+ACTIVATION_DERIVATIVES: dict[
+    str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
+] = {
+    "relu": (torch.relu, lambda a: (a > 0).to(a.dtype)),
+    "leaky_relu": (
+        lambda a: nn.functional.leaky_relu(a, 0.01),
+        lambda a: torch.where(a > 0, 1.0, 0.01).to(a.dtype),
+    ),
+    "tanh": (torch.tanh, lambda a: 1.0 - torch.tanh(a) ** 2),
+    # softplus(beta=1, threshold=20) is the identity above the threshold.
+    "softplus": (
+        nn.functional.softplus,
+        lambda a: torch.where(a > 20, torch.ones_like(a), torch.sigmoid(a)),
+    ),
+    "silu": (nn.functional.silu, _silu_prime),
+    "gelu": (nn.functional.gelu, _gelu_prime),
+    "elu": (nn.functional.elu, lambda a: torch.where(a > 0, torch.ones_like(a), torch.exp(a))),
+    "sigmoid": (torch.sigmoid, _sigmoid_prime),
+}
+
+
+class MLPEnsemble(nn.Module):
+    """``E`` independent MLPs of one architecture, evaluated with batched matmuls.
+
+    Member ``e`` computes ``h_0 = x_e``, ``h_l = sigma(h_{l-1} W_l[e] + b_l[e])`` and a
+    linear output, exactly like :class:`sobolev.MLP`.
+
+    Parameters
+    ----------
+    weights : sequence of Tensor
+        Per layer, shape (E, in, out) (the transpose of ``nn.Linear.weight``).
+    biases : sequence of Tensor
+        Per layer, shape (E, 1, out).
+    activation : str
+        One of :data:`ACTIVATION_DERIVATIVES`.
+
+    Attributes
+    ----------
+    n_members, in_dim, out_dim : int
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[torch.Tensor],
+        biases: Sequence[torch.Tensor],
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATION_DERIVATIVES:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATION_DERIVATIVES)}, got {activation!r}"
+            )
+        if len(weights) != len(biases) or not weights:
+            raise ValueError("weights and biases must be non-empty sequences of equal length")
+        e = weights[0].shape[0]
+        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            if w.ndim != 3 or w.shape[0] != e:
+                raise ValueError(f"weights[{i}] must have shape (E={e}, in, out), got {w.shape}")
+            if tuple(b.shape) != (e, 1, w.shape[2]):
+                raise ValueError(
+                    f"biases[{i}] must have shape ({e}, 1, {w.shape[2]}), got {tuple(b.shape)}"
+                )
+            if i and w.shape[1] != weights[i - 1].shape[2]:
+                raise ValueError(f"weights[{i}] input width does not match layer {i - 1}")
+        self.weights = nn.ParameterList([nn.Parameter(w.detach().clone()) for w in weights])
+        self.biases = nn.ParameterList([nn.Parameter(b.detach().clone()) for b in biases])
+        self.activation = activation
+        self._sigma, self._sigma_prime = ACTIVATION_DERIVATIVES[activation]
+        self.n_members = e
+        self.in_dim = weights[0].shape[1]
+        self.out_dim = weights[-1].shape[2]
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def from_models(cls, models: Sequence[MLP]) -> MLPEnsemble:
+        """Stack the weights of :class:`sobolev.MLP` models of one architecture."""
+        models = list(models)
+        if not models or not all(isinstance(m, MLP) for m in models):
+            raise ValueError("models must be a non-empty sequence of sobolev.MLP")
+        arch = {(m.in_dim, m.out_dim, m.hidden, m.activation) for m in models}
+        if len(arch) != 1:
+            raise ValueError(f"models must share one architecture, got {sorted(arch)}")
+        linears = [[mod for mod in m if isinstance(mod, nn.Linear)] for m in models]
+        weights = [
+            torch.stack([lin[i].weight.detach().T for lin in linears])
+            for i in range(len(linears[0]))
+        ]
+        biases = [
+            torch.stack([lin[i].bias.detach()[None, :] for lin in linears])
+            for i in range(len(linears[0]))
+        ]
+        return cls(weights, biases, models[0].activation)
+
+    @classmethod
+    def from_seeds(
+        cls,
+        in_dim: int,
+        out_dim: int,
+        hidden: Sequence[int],
+        activation: str,
+        seeds: Sequence[int],
+        *,
+        dtype: torch.dtype | None = None,
+    ) -> MLPEnsemble:
+        """One member per seed, initialised exactly as ``sobolev.MLP(..., seed=s)``."""
+        seeds = list(seeds)
+        if not seeds:
+            raise ValueError("seeds must hold at least one seed")
+        models = [MLP(in_dim, out_dim, hidden, activation, seed=int(s), dtype=dtype) for s in seeds]
+        return cls.from_models(models)
+
+    def to_models(self) -> list[MLP]:
+        """Each member as an independent :class:`sobolev.MLP` (weights copied)."""
+        hidden = tuple(w.shape[2] for w in self.weights[:-1])
+        out = []
+        for e in range(self.n_members):
+            m = MLP(self.in_dim, self.out_dim, hidden, self.activation, dtype=self.dtype)
+            lins = [mod for mod in m if isinstance(mod, nn.Linear)]
+            with torch.no_grad():
+                for lin, w, b in zip(lins, self.weights, self.biases, strict=True):
+                    lin.weight.copy_(w[e].T)
+                    lin.bias.copy_(b[e, 0])
+            out.append(m)
+        return out
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.weights[0].dtype
+
+    def extra_repr(self) -> str:
+        widths = [self.in_dim, *(w.shape[2] for w in self.weights)]
+        return f"members={self.n_members}, widths={widths}, activation={self.activation!r}"
+
+    # -- evaluation --------------------------------------------------------------------
+    def _members_inputs(self, x: Any) -> torch.Tensor:
+        t = as_tensor(x, "x", like=self.weights[0])
+        if t.ndim == 2:
+            t = t.unsqueeze(0).expand(self.n_members, -1, -1)
+        if t.ndim != 3 or t.shape[0] != self.n_members or t.shape[2] != self.in_dim:
+            raise ValueError(
+                f"x must have shape (N, d) or (E, N, d) with E = {self.n_members}, "
+                f"d = {self.in_dim}; got shape {tuple(t.shape)}"
+            )
+        return t
+
+    def _forward(
+        self, x: torch.Tensor, need_jacobian: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h, slopes = x, []
+        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            a = torch.baddbmm(b, h, w)
+            h = self._sigma(a)
+            if need_jacobian:
+                slopes.append(self._sigma_prime(a))
+        y = torch.baddbmm(self.biases[-1], h, self.weights[-1])
+        if not need_jacobian:
+            return y, None
+        e, n, m = y.shape
+        if m == 1:
+            # (E, 1, h) * (E, N, h): the one output row of W_out^T, scaled per sample.
+            g = self.weights[-1].transpose(1, 2) * slopes[-1]
+            for w, s in zip(reversed(self.weights[1:-1]), reversed(slopes[:-1]), strict=True):
+                g = torch.bmm(g, w.transpose(1, 2)) * s
+            jac = torch.bmm(g, self.weights[0].transpose(1, 2)).unsqueeze(2)
+        else:
+            g = self.weights[-1].transpose(1, 2).unsqueeze(1) * slopes[-1].unsqueeze(2)
+            for w, s in zip(reversed(self.weights[1:-1]), reversed(slopes[:-1]), strict=True):
+                g = torch.bmm(g.reshape(e, n * m, -1), w.transpose(1, 2)).reshape(e, n, m, -1)
+                g = g * s.unsqueeze(2)
+            jac = torch.bmm(g.reshape(e, n * m, -1), self.weights[0].transpose(1, 2))
+            jac = jac.reshape(e, n, m, -1)
+        return y, jac
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs of every member, shape (E, N, m), for inputs (E, N, d) or shared (N, d)."""
+        return self._forward(self._members_inputs(x), False)[0]
+
+    def value_and_jacobian(
+        self, x: Any, *, create_graph: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Outputs (E, N, m) and input Jacobians (E, N, m, d) of every member.
+
+        Parameters
+        ----------
+        x : array or Tensor, shape (E, N, d) or (N, d) (shared by all members)
+        create_graph : bool
+            Keep the graph to the parameters (needed inside a loss).
+        """
+        x = self._members_inputs(x)
+        with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
+            return self._forward(x, True)
+
+    @torch.no_grad()
+    def predict(
+        self, x: Any, *, jacobian: bool = True, chunk: int = 4096
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Detached outputs (E, N, m) and Jacobians (E, N, m, d) in chunks of ``chunk`` samples."""
+        x = self._members_inputs(x)
+        ys, js = [], []
+        for start in range(0, x.shape[1], chunk):
+            y, j = self._forward(x[:, start : start + chunk], jacobian)
+            ys.append(y)
+            js.append(j)
+        return torch.cat(ys, 1), (torch.cat(js, 1) if jacobian else None)
+
+
+def _as_members(value: Any, name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    t = as_tensor(value, name, like=like)
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    check_finite(t, name)
+    return t
+
+
+def fit_ensemble(
+    ensemble: MLPEnsemble,
+    x: Any,
+    y: Any,
+    dy: Any = None,
+    *,
+    weights: Any = (1.0, 1.0),
+    steps: int = 1000,
+    lr: float = 1e-3,
+    schedule: Literal["constant", "cosine"] = "constant",
+    batch_size: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Train every member of ``ensemble`` on its own data with Adam, all at once.
+
+    Member ``e`` minimises ``w0[e] mean_i |m_e(x_ei) - y_ei|^2 + w1[e] mean_i
+    |J_e(x_ei) - dy_ei|_F^2``: :class:`sobolev.SobolevLoss` with ``order=1,
+    weights=(w0, w1)`` (``w1 = 0`` is regular training, ``order=0``).
+
+    Parameters
+    ----------
+    ensemble : MLPEnsemble
+        Trained in place.
+    x : array or Tensor, shape (E, N, d)
+        Training inputs of each member.
+    y : array or Tensor, shape (E, N, m) or (E, N)
+    dy : array or Tensor, shape (E, N, m, d) or (E, N, d); optional
+        Target input derivatives; needed when any ``w1`` is positive.
+    weights : sequence of 2 floats, or array (E, 2)
+        ``(w0, w1)`` for all members, or per member.
+    steps : int
+        Adam steps (full batch unless ``batch_size``).
+    lr : float
+        Initial learning rate.
+    schedule : {"constant", "cosine"}
+        Learning rate per step as in :func:`sobolev.fit`.
+    batch_size : int, optional
+        Minibatches from one permutation per epoch shared by all members, drawn
+        exactly as :func:`sobolev.fit` draws them for ``seed``.
+    seed : int
+        Seeds the minibatch order.
+    progress : bool
+        tqdm bar (see :func:`sobolev.fit.progress_enabled`).
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``"total"``, ``"order0"``, ``"order1"`` per step and member, shape (steps, E)
+        (unweighted terms; ``order1`` is 0 where no derivatives were fitted), and
+        ``"lr"`` (steps,).
+
+    Raises
+    ------
+    ValueError
+        On inconsistent shapes or settings, before any training.
+    FloatingPointError
+        If some member's loss becomes NaN or inf; the message names step and members.
+    """
+    if not isinstance(ensemble, MLPEnsemble):
+        raise ValueError(f"ensemble must be an MLPEnsemble, got {type(ensemble).__name__}")
+    steps = check_positive_int(steps, "steps", minimum=0)
+    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
+    ref = ensemble.weights[0]
+    e, d, m = ensemble.n_members, ensemble.in_dim, ensemble.out_dim
+    xt = as_tensor(x, "x", like=ref)
+    if xt.ndim != 3 or xt.shape[0] != e or xt.shape[2] != d or xt.shape[1] < 1:
+        raise ValueError(f"x must have shape (E, N, d) = ({e}, N, {d}), got {tuple(xt.shape)}")
+    check_finite(xt, "x")
+    n = xt.shape[1]
+    yt = as_tensor(y, "y", like=ref)
+    if yt.ndim == 2 and m == 1:
+        yt = yt.unsqueeze(2)
+    yt = _as_members(yt, "y", ref, (e, n, m))
+    w = as_tensor(weights, "weights", like=ref)
+    if w.ndim == 1:
+        w = w.unsqueeze(0).expand(e, -1)
+    if tuple(w.shape) != (e, 2) or not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ValueError(
+            f"weights must be 2 finite non-negative floats (w0, w1) or shape ({e}, 2), "
+            f"got {tuple(w.shape)}"
+        )
+    sobolev = bool((w[:, 1] > 0).any())
+    dyt = None
+    if sobolev:
+        if dy is None:
+            raise ValueError("dy is needed when any member has w1 > 0 (Sobolev training)")
+        dyt = as_tensor(dy, "dy", like=ref)
+        if dyt.ndim == 3 and m == 1:
+            dyt = dyt.unsqueeze(2)
+        dyt = _as_members(dyt, "dy", ref, (e, n, m, d))
+    if batch_size is not None:
+        batch_size = min(check_positive_int(batch_size, "batch_size"), n)
+
+    params = list(ensemble.parameters())
+    opt = torch.optim.Adam(params, lr=lr, fused=True)
+    hist = {k: torch.zeros(steps, e, dtype=ref.dtype) for k in ("total", "order0", "order1")}
+    lrs = np.zeros(steps)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.empty(0, dtype=torch.long)
+    cursor = 0
+    w0, w1 = w[:, 0], w[:, 1]
+    bar = tqdm(range(steps), disable=not progress_enabled(progress), desc="ensemble", leave=False)
+    for step in bar:
+        step_lr = (
+            lr if schedule == "constant" else 0.5 * lr * (1 + math.cos(math.pi * step / steps))
+        )
+        for group in opt.param_groups:
+            group["lr"] = step_lr
+        lrs[step] = step_lr
+        if batch_size is None or batch_size == n:
+            xb, yb, dyb = xt, yt, dyt
+        else:
+            if cursor + batch_size > order.numel():
+                order, cursor = torch.randperm(n, generator=generator), 0
+            idx = order[cursor : cursor + batch_size]
+            cursor += batch_size
+            xb, yb = xt[:, idx], yt[:, idx]
+            dyb = None if dyt is None else dyt[:, idx]
+        opt.zero_grad(set_to_none=True)
+        pred, jac = ensemble._forward(xb, sobolev)
+        l0 = ((pred - yb) ** 2).sum(2).mean(1)
+        total = w0 * l0
+        if sobolev:
+            l1 = ((jac - dyb) ** 2).sum((2, 3)).mean(1)
+            total = total + w1 * l1
+            hist["order1"][step] = l1.detach()
+        total.sum().backward()
+        opt.step()
+        hist["order0"][step] = l0.detach()
+        hist["total"][step] = total.detach()
+        if step % 100 == 99 or step == steps - 1:
+            bad = ~torch.isfinite(hist["total"][step])
+            if bool(bad.any()):
+                first = int((~torch.isfinite(hist["total"])).any(1).nonzero()[0])
+                raise FloatingPointError(
+                    f"loss of member(s) {bad.nonzero().flatten().tolist()} became non-finite "
+                    f"at step {first}; lower lr or check the targets' scale"
+                )
+            bar.set_postfix(loss=f"{float(hist['total'][step].mean()):.3g}")
+    out = {k: v.numpy() for k, v in hist.items()}
+    out["lr"] = lrs
+    return out
