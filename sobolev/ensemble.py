@@ -220,11 +220,14 @@ class MLPEnsemble(nn.Module):
             return y, None
         e, n, m = y.shape
         if m == 1:
-            # (E, 1, h) * (E, N, h): the one output row of W_out^T, scaled per sample.
-            g = self.weights[-1].transpose(1, 2) * slopes[-1]
+            # The backward signal is carried transposed, g^T of shape (E, width, N), so
+            # that every product is bmm(W, g^T): the parameter gradient of both the
+            # forward and the Jacobian path then lands in W's own (E, in, out) layout
+            # and accumulates without strided copies.
+            g = self.weights[-1] * slopes[-1].transpose(1, 2)
             for w, s in zip(reversed(self.weights[1:-1]), reversed(slopes[:-1]), strict=True):
-                g = torch.bmm(g, w.transpose(1, 2)) * s
-            jac = torch.bmm(g, self.weights[0].transpose(1, 2)).unsqueeze(2)
+                g = torch.bmm(w, g) * s.transpose(1, 2)
+            jac = torch.bmm(self.weights[0], g).transpose(1, 2).unsqueeze(2)
         else:
             g = self.weights[-1].transpose(1, 2).unsqueeze(1) * slopes[-1].unsqueeze(2)
             for w, s in zip(reversed(self.weights[1:-1]), reversed(slopes[:-1]), strict=True):
