@@ -1,0 +1,145 @@
+"""The regression study end to end: schema, determinism, resumption, validation, CLI."""
+
+import json
+
+import pytest
+
+from experiments.regression import preset, run, validate
+from experiments.regression.report import CSV_COLUMNS
+from sobolev.results import read_result
+
+TINY = {
+    "name": "tiny",
+    "functions": ["booth", "ackley"],
+    "n_train": [6],
+    "seeds": 2,
+    "steps": 15,
+    "n_test": 200,
+    "hidden": [16, 16],
+    "grid_functions": ["booth"],
+    "grid_size": 5,
+    "convergence_check": True,
+}
+
+
+def test_quick_preset_end_to_end_schema(tmp_path):
+    res = run("quick", out_dir=tmp_path, backend="sequential", progress=False)
+    cfg = preset("quick")
+    doc = read_result(tmp_path / "quick.json")
+    assert doc["payload"]["config"] == res["config"] == validate(cfg)
+    assert doc["environment"]["packages"]["torch"]
+    rows = res["rows"]
+    n_fn, n_m = len(cfg["functions"]), len(cfg["methods"])
+    assert len(rows) == n_fn * len(cfg["n_train"]) * n_m
+    for r in rows:
+        assert r["n_seeds"] == cfg["seeds"]
+        assert r["test_mse_values_mean"] > 0 and r["test_mse_gradients_mean"] > 0
+        assert r["test_mse_values_sem"] >= 0
+        if r["method"] == "regular":
+            assert r["ratio_values"] == pytest.approx(1.0)
+    for c in res["cells"]:
+        for m in cfg["methods"]:
+            assert len(c["methods"][m]["test_mse_values"]) == cfg["seeds"]
+        # Exact gradient targets have zero error; estimated ones do not.
+        assert max(c["methods"]["sobolev"]["target_gradient_mse_train"]) < 1e-20
+        assert min(c["methods"]["sobolev_estimated"]["target_gradient_mse_train"]) > 0
+    ackley = next(c for c in res["cells"] if c["cell"]["function"] == "ackley")
+    assert (
+        ackley["kink"]["margin"] > 0 and "test_mse_gradients_away" in ackley["methods"]["sobolev"]
+    )
+    grid = res["grids"]["styblinski_tang"]["20"]
+    size = cfg["grid_size"]
+    assert len(grid["true_values"]) == size and len(grid["true_gradients"][0][0]) == 2
+    assert set(grid["methods"]) == set(cfg["methods"])
+    assert len(grid["methods"]["sobolev"]["gradients"][size - 1]) == size
+    header = (tmp_path / "quick.csv").read_text().splitlines()[0].split(",")
+    assert tuple(header) == CSV_COLUMNS
+    md = (tmp_path / "quick.md").read_text()
+    assert "| 20 | sobolev |" in md and "styblinski_tang" in md
+
+
+def test_same_seed_gives_identical_numbers(tmp_path):
+    a = run(TINY, out_dir=tmp_path / "a", backend="sequential", progress=False)
+    b = run(TINY, out_dir=tmp_path / "b", backend="sequential", progress=False)
+    assert a["rows"] == b["rows"]
+    assert [c["methods"] for c in a["cells"]] != []
+    strip = lambda p: [  # noqa: E731
+        {m: {k: v for k, v in r.items() if not k.startswith("seconds")} for m, r in c.items()}
+        for c in (cell["methods"] for cell in p["cells"])
+    ]
+    assert strip(a) == strip(b)
+    assert a["grids"] == b["grids"]
+    assert len(a["convergence"]) == 2 * 3  # 2 functions x 3 methods, steps vs 2 steps
+
+
+def test_interrupted_run_recomputes_only_missing_or_corrupt_cells(tmp_path):
+    first = run(TINY, out_dir=tmp_path, backend="loky", n_jobs=2, progress=False)
+    table, csv = (tmp_path / "tiny.md").read_text(), (tmp_path / "tiny.csv").read_text()
+    cells = sorted((tmp_path / "cells").glob("*.json"))
+    assert len(cells) == first["timing"]["cells_computed"] == 4
+    cells[0].unlink()
+    text = cells[1].read_text()
+    cells[1].write_text(text[: len(text) // 2])  # truncated, as by a crash mid-write
+    untouched = {p: p.stat().st_mtime_ns for p in cells[2:]}
+    with pytest.warns(RuntimeWarning, match="recomputing"):
+        again = run(TINY, out_dir=tmp_path, backend="sequential", progress=False)
+    assert again["timing"]["cells_computed"] == 2 and again["timing"]["cells_reused"] == 2
+    assert {p: p.stat().st_mtime_ns for p in cells[2:]} == untouched
+    assert (tmp_path / "tiny.md").read_text() == table
+    assert (tmp_path / "tiny.csv").read_text() == csv
+    assert again["rows"] == first["rows"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"functions": ["nope"]}, "unknown function 'nope'"),
+        ({"functions": ["beale:4"]}, "beale:4"),
+        ({"n_train": [20, 0]}, "n_train"),
+        ({"steps": -5}, "steps"),
+        ({"seeds": 0}, "seeds"),
+        ({"methods": ["regular", "magic"]}, "unknown method"),
+        ({"lr": float("nan")}, "lr"),
+        ({"n_train": [1]}, "sobolev_estimated needs n_train >= 2"),
+        ({"stepz": 5}, "unknown config key"),
+        ({"dtype": "float16"}, "dtype"),
+    ],
+)
+def test_invalid_config_fails_before_training(tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        run({**TINY, **change}, out_dir=tmp_path, progress=False)
+    assert not (tmp_path / "cells").exists()
+
+
+def test_cli_runs_and_overrides_the_preset(tmp_path, capsys):
+    from sobolev.cli import main
+
+    status = main(
+        [
+            "regression",
+            "--preset",
+            "quick",
+            "--functions",
+            "booth",
+            "--n-train",
+            "8",
+            "--seeds",
+            "1",
+            "--steps",
+            "5",
+            "--methods",
+            "regular",
+            "sobolev",
+            "--backend",
+            "sequential",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert status == 0
+    doc = json.loads((tmp_path / "quick.json").read_text())
+    cfg = doc["config"]
+    assert cfg["functions"] == ["booth"] and cfg["n_train"] == [8] and cfg["steps"] == 5
+    assert "booth" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["regression", "--preset", "nope"])
