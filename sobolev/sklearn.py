@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any, Literal
 
 import numpy as np
@@ -365,9 +366,7 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         _check_int(self.batch_size, "batch_size", 1, allow_none=True)
         _check_int(self.n_neighbors, "n_neighbors", 1, allow_none=True)
         lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr):
-            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-        if lr <= 0:
+        if isinstance(lr, bool) or not isinstance(lr, Real) or not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"lr must be a positive finite number, got {lr!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f'schedule must be "constant" or "cosine", got {self.schedule!r}')
