@@ -180,11 +180,12 @@ class Trainer:
         loss.backward()
         # Targets for the highest module: the per-sample loss and its gradient.
         value_t = ell.detach()
-        grad_t = inputs[-1].grad.float() * n
+        mdtype = next(self.modules.parameters()).dtype  # modules run outside autocast
+        grad_t = inputs[-1].grad.to(mdtype) * n
         y1h = self._onehot(y)
         module_losses = [0.0] * len(self.modules)
         for k in reversed(range(len(self.modules))):
-            module, hk = self.modules[k], outputs[k].detach().float()
+            module, hk = self.modules[k], outputs[k].detach().to(mdtype)
             if self.method == "sg":
                 with torch.no_grad():
                     g_hat = module(hk, y1h)
@@ -196,7 +197,7 @@ class Trainer:
             outputs[k].backward((g_hat / n).to(outputs[k].dtype))
             module_losses[k] = self._train_module(module, hk, y1h, value_t, grad_t)
             if k > 0:  # bootstrapped targets for the module below
-                grad_t = inputs[k].grad.float() * n
+                grad_t = inputs[k].grad.to(mdtype) * n
                 value_t = c_hat
         self.opt_net.step()
         self.opt_mod.step()
