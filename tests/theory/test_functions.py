@@ -357,3 +357,31 @@ def test_pickle_by_name_and_dim():
     assert g is f  # rebuilt through the cached registry
     x = f.sample(5, seed=0)
     assert np.array_equal(g.grad(x), f.grad(x))
+
+
+def test_unpickles_in_a_fresh_process():
+    # downstream sweeps ship functions to loky workers: rebuild by (name, dim) there
+    import subprocess
+    import sys
+
+    f = get("bukin_n6")
+    code = (
+        "import pickle, sys; f = pickle.loads(sys.stdin.buffer.read()); "
+        "print(repr(float(f.grad([[-12.0, 1.0]])[0, 1])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(f), capture_output=True, check=True
+    )
+    assert float(out.stdout) == f.grad(np.array([[-12.0, 1.0]]))[0, 1]
+
+
+@pytest.mark.parametrize("name", generic_names())
+def test_generic_functions_in_one_dimension(name):
+    if name == "rosenbrock":
+        pytest.skip("Rosenbrock needs d >= 2")
+    f = get(name, 1)
+    x = f.sample(30, seed=0, margin=1e-2)
+    v, g, h = _autograd_derivatives(REFERENCES[name], x)
+    assert_close(f.value(x), v)
+    assert_close(f.grad(x), g)
+    assert_close(f.hessian(x), h)

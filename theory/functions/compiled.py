@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from functools import cached_property
 
 import numpy as np
 import sympy as sp
@@ -145,15 +144,6 @@ class CompiledFunction:
             self._kernels[full_key] = _Kernel(self.symbols, expr, order, backend)
         return self._kernels[full_key]
 
-    @cached_property
-    def _indicators(self):
-        return {
-            backend: [
-                _Kernel(self.symbols, t.indicator, 0, backend) for t in self.definition.kink_terms
-            ]
-            for backend in ("numpy", "torch")
-        }
-
     def evaluate(self, x, order: int, backend: str):
         """Derivative of ``order`` (0, 1, 2) at points ``x`` of shape (N, d).
 
@@ -166,7 +156,8 @@ class CompiledFunction:
         out = self._kernel("smooth", self.definition.smooth_expr, order, backend)(x)
         for index, term in enumerate(terms):
             kernel = self._kernel(("kink", index), term.expr, order, backend)
-            mask = self._indicators[backend][index](x) == 0
+            indicator = self._kernel(("indicator", index), term.indicator, 0, backend)
+            mask = indicator(x) == 0
             out = out + _masked_term(kernel, x, mask, term.safe_point, order, backend)
         return out
 

@@ -124,11 +124,15 @@ def _method_evaluator(f, dim: int) -> Evaluator:
 def _callable_evaluator(f, dim: int) -> Evaluator:
     import torch
 
+    device = torch.device("cpu")
     if isinstance(f, torch.nn.Module):
         f = copy.deepcopy(f).to(torch.float64).eval()
+        device = next((p.device for p in f.parameters()), device)
 
     def evaluate(x: np.ndarray, k: int) -> Table:
-        parts = [_torch_table(f, x[i : i + _CHUNK], k) for i in range(0, x.shape[0], _CHUNK)]
+        parts = [
+            _torch_table(f, x[i : i + _CHUNK], k, device) for i in range(0, x.shape[0], _CHUNK)
+        ]
         return [np.concatenate([p[o] for p in parts]) for o in range(k + 1)]
 
     return evaluate
@@ -148,11 +152,11 @@ def _scalar_output(y, n: int):
     return y
 
 
-def _torch_table(f, x_np: np.ndarray, k: int) -> Table:
+def _torch_table(f, x_np: np.ndarray, k: int, device) -> Table:
     import torch
 
     n, d = x_np.shape
-    x = torch.from_numpy(np.ascontiguousarray(x_np)).requires_grad_(True)
+    x = torch.from_numpy(np.ascontiguousarray(x_np)).to(device).requires_grad_(True)
     with torch.enable_grad():
         try:
             y = f(x)
@@ -167,16 +171,16 @@ def _torch_table(f, x_np: np.ndarray, k: int) -> Table:
                 ) from (error if y is None else None)
             return [np.asarray(_scalar_output(np.asarray(f(x_np)), n), dtype=np.float64)]
         y = _scalar_output(y, n).to(torch.float64)
-        table = [y.detach().numpy().copy()]
+        table = [y.detach().cpu().numpy().copy()]
         if k == 0:
             return table
         grad = _grad_or_zero(y.sum(), x, create_graph=k >= 2)
-        table.append(grad.detach().numpy().copy())
+        table.append(grad.detach().cpu().numpy().copy())
         if k >= 2:
             rows = [_grad_or_zero(grad[:, i].sum(), x, retain_graph=True) for i in range(d)]
             hess = torch.stack(rows, dim=1)
             # Mixed partials from reverse mode agree only to round-off; symmetrise.
-            table.append((0.5 * (hess + hess.transpose(1, 2))).detach().numpy().copy())
+            table.append((0.5 * (hess + hess.transpose(1, 2))).detach().cpu().numpy().copy())
     return table
 
 
