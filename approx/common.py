@@ -1,0 +1,177 @@
+"""Shared pieces of the approx studies: target scaling, training data, error norms.
+
+Networks are trained in scaled coordinates, ``u = (x - c) / h`` in ``[-1, 1]^d`` and
+``t = (f(x) - mu) / s``, where ``c, h`` come from the target's domain and ``mu, s``
+from the target's values on 4096 fixed Sobol points (a property of the target, the
+same for every training-set size). Errors are measured in the original coordinates
+on the whole domain with :mod:`theory.norms`, by wrapping each trained network as
+``x -> mu + s * net((x - c) / h)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from theory.functions import BenchmarkFunction, get
+from theory.norms import sobolev_distance, sobolev_norm
+
+__all__ = [
+    "METRICS",
+    "ScaledNetwork",
+    "Scaling",
+    "errors_of",
+    "scaled_data",
+    "scaling_of",
+    "target_function",
+    "target_norms",
+]
+
+#: Metric name -> (k, p) of the Sobolev norm W^{k,p}.
+METRICS: dict[str, tuple[int, float]] = {
+    "l2": (0, 2.0),
+    "w12": (1, 2.0),
+    "w1inf": (1, math.inf),
+}
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Affine maps between original and training coordinates.
+
+    Attributes
+    ----------
+    center, half : ndarray, shape (d,)
+        ``u = (x - center) / half``.
+    mean, std : float
+        ``t = (f - mean) / std``.
+    """
+
+    center: np.ndarray
+    half: np.ndarray
+    mean: float
+    std: float
+
+
+def target_function(name: str, dim: int) -> BenchmarkFunction:
+    """Registry function ``name`` in dimension ``dim`` (clear error if not allowed)."""
+    try:
+        return get(name, dim=dim)
+    except KeyError as exc:
+        raise ValueError(f"function: {exc.args[0]}") from None
+    except ValueError as exc:
+        raise ValueError(f"function {name!r}, dim {dim}: {exc}") from None
+
+
+@cache
+def scaling_of(name: str, dim: int) -> Scaling:
+    """Scaling of target ``name`` in ``dim`` dimensions (see module docstring)."""
+    from scipy.stats import qmc
+
+    f = target_function(name, dim)
+    lo, hi = f.domain
+    unit = qmc.Sobol(d=dim, scramble=True, seed=12345).random_base2(12)
+    values = f.value(lo + (hi - lo) * unit)
+    std = float(values.std())
+    if not (math.isfinite(std) and std > 0):
+        raise ValueError(f"target {name!r} (dim {dim}) is constant or non-finite on its domain")
+    return Scaling((lo + hi) / 2, (hi - lo) / 2, float(values.mean()), std)
+
+
+def scaled_data(
+    name: str, dim: int, x: np.ndarray, order: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Training data in scaled coordinates.
+
+    Parameters
+    ----------
+    name, dim : target
+    x : ndarray, shape (N, d)
+        Points in the original domain.
+    order : {0, 1, 2}
+        Highest derivative order returned.
+
+    Returns
+    -------
+    u : ndarray (N, d)
+    t : ndarray (N,)
+    dt : ndarray (N, d) or None
+        ``dt/du = grad f * half / std``.
+    d2t : ndarray (N, d, d) or None
+    """
+    f, sc = target_function(name, dim), scaling_of(name, dim)
+    u = (x - sc.center) / sc.half
+    t = (f.value(x) - sc.mean) / sc.std
+    dt = f.grad(x) * sc.half / sc.std if order >= 1 else None
+    d2t = f.hessian(x) * np.outer(sc.half, sc.half) / sc.std if order >= 2 else None
+    return u, t, dt, d2t
+
+
+class ScaledNetwork(nn.Module):
+    """``x -> mean + std * net((x - center) / half)`` for a network trained on scaled data."""
+
+    def __init__(self, net: nn.Module, scaling: Scaling) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("x_center", torch.as_tensor(scaling.center, dtype=torch.float64))
+        self.register_buffer("x_half", torch.as_tensor(scaling.half, dtype=torch.float64))
+        self.mean, self.std = scaling.mean, scaling.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net((x - self.x_center.to(x.dtype)) / self.x_half.to(x.dtype))
+        return self.mean + self.std * out.reshape(x.shape[0])
+
+
+def _norm_options(dim: int, metric: str, quality: str) -> dict[str, Any]:
+    p = METRICS[metric][1]
+    if p == math.inf:
+        if dim <= 3:
+            # "high" keeps theory.norms' defaults (4097 / 257^2 / 41^3 grid points).
+            return {"n_per_dim": {1: 1025, 2: 129, 3: 33}[dim]} if quality == "low" else {}
+        return {}
+    if dim <= 3:
+        table = {"low": {1: 256, 2: 48, 3: 16}, "high": {1: 1024, 2: 128, 3: 32}}
+        return {"n_per_dim": table[quality][dim]}
+    return {"log2_n": 10 if quality == "low" else 12, "replicates": 4}
+
+
+def _distance(f, g, dim: int, metric: str, quality: str) -> float:
+    k, p = METRICS[metric]
+    value = sobolev_distance(f, g, k=k, p=p, seed=0, **_norm_options(dim, metric, quality))
+    if not math.isfinite(value):
+        raise FloatingPointError(f"{metric} distance is not finite ({value})")
+    return float(value)
+
+
+@cache
+def target_norms(name: str, dim: int, metrics: tuple[str, ...], quality: str) -> dict[str, float]:
+    """``|f|`` in each metric, for relative errors."""
+    f = target_function(name, dim)
+    out = {}
+    for m in metrics:
+        k, p = METRICS[m]
+        out[m] = float(sobolev_norm(f, k=k, p=p, seed=0, **_norm_options(dim, m, quality)))
+    return out
+
+
+def errors_of(
+    model: nn.Module, name: str, dim: int, metrics: tuple[str, ...], quality: str = "high"
+) -> dict[str, float]:
+    """Absolute and relative distances of ``model`` (original coordinates) to the target.
+
+    Returns ``{metric: |f - model|, metric + "_rel": |f - model| / |f|}``; raises
+    FloatingPointError rather than returning a non-finite number.
+    """
+    f = target_function(name, dim)
+    norms = target_norms(name, dim, tuple(metrics), quality)
+    out = {}
+    for m in metrics:
+        out[m] = _distance(model, f, dim, m, quality)
+        out[m + "_rel"] = out[m] / norms[m]
+    return out

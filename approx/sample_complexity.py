@@ -1,0 +1,315 @@
+"""Sample complexity of regular vs Sobolev training (paper RQ1).
+
+For a registry target in d = 1, 2, 4, 8, a fixed MLP is trained on the first ``n``
+points of one uniform sample per seed (nested training sets) with order 0 (values),
+order 1 (values + gradients) and, for smooth activations, order 2 (+ Hessians), for
+``n`` on a log grid. The error on the whole domain is measured with
+:mod:`theory.norms` in L^2 and W^{1,2} (relative to the target's norm). Power laws
+``error ~ C n^-a`` are fitted per (target, dim, activation, order) over
+``n >= fit_min_n``; from them (and from the measured curves directly) we report the
+samples needed to reach target errors and the ratio ``n_order0 / n_orderk``, next
+to the counting heuristic: a sample of order k carries ``C(d + k, k)`` constraints
+(``1 + d`` for k = 1), so the heuristic ratio is ``C(d + k, k)``.
+
+Orders 0 and 1 of all seeds are members of one :class:`sobolev.ensemble.MLPEnsemble`
+per cell (same initial weights and data per seed). ``fit_ensemble`` has no order-2
+term, so order-2 cells train one :class:`sobolev.MLP` per seed with
+:func:`sobolev.fit` and ``SobolevLoss(order=2)`` (same initial weights and data).
+
+Payload schema (``results/approx/samples_<preset>.json``, key ``payload``)
+--------------------------------------------------------------------------
+``preset``, ``cells``, ``timing``, ``failed_cells`` as in :mod:`approx.universal`;
+``curves``: list of
+
+    {"function", "dim", "activation", "order", "n": [K], "seeds": [S],
+     "errors": {"l2": [[S x K]], "w12": [[S x K]]},   # relative errors
+     "errors_abs": {...}, "fits": {metric: PowerLawFit.to_dict() or null}}
+
+``samples_to_target``: list of rows {"function", "dim", "activation", "metric",
+"target", "order", "n_fit" ({value, ci, extrapolated, valid}), "n_measured" (log-log
+interpolated first crossing of the geometric-mean curve, or null),
+"ratio_fit" (null unless both crossings lie inside the fitted ranges) and
+"ratio_measured" (n of order 0 / n of this order, null when undefined),
+"heuristic_ratio" (C(d + k, k))}.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+import sobolev as sb
+from approx.common import ScaledNetwork, errors_of, scaled_data, scaling_of
+from approx.common import target_function as _target
+from approx.fitting import crossing_point, fit_power_law, samples_to_reach
+from sobolev.ensemble import MLPEnsemble, fit_ensemble
+from sobolev.models import ACTIVATIONS
+
+__all__ = ["PRESETS", "cell", "configs", "constraints_per_sample", "summarise"]
+
+SMOOTH = ("softplus", "tanh", "silu", "gelu", "elu", "sigmoid")
+_METRICS = ("l2", "w12")
+
+_BASE = {
+    "function": "styblinski_tang",
+    "activations": ["tanh"],
+    "orders": [0, 1, 2],
+    "hidden": [32, 32],
+    "lr": 1e-2,
+    "schedule": "cosine",
+    "fit_min_n": 16,
+    "targets": {"l2": [0.1, 0.03], "w12": [0.3, 0.1]},
+    "norm_quality": "high",
+}
+
+#: ``n_order2_max`` caps order 2 (one model per seed, so the costliest cells).
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {
+        **_BASE,
+        "dims": [1, 2],
+        "n": [4, 16, 64],
+        "n_order2_max": 16,
+        "seeds": [0],
+        "steps": 60,
+        "fit_min_n": 4,
+        "norm_quality": "low",
+    },
+    "quick": {
+        **_BASE,
+        "dims": [1, 2],
+        "n": [4, 8, 16, 32, 64, 128],
+        "n_order2_max": 32,
+        "seeds": [0, 1],
+        "steps": 300,
+        "fit_min_n": 8,
+        "norm_quality": "low",
+    },
+    "full": {
+        **_BASE,
+        "dims": [1, 2, 4, 8],
+        "n": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
+        "n_order2_max": 256,
+        "seeds": [0, 1],
+        "steps": 1000,
+    },
+    "large": {
+        **_BASE,
+        "activations": ["tanh", "relu"],
+        "dims": [1, 2, 4, 8],
+        "n": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+        "n_order2_max": 2048,
+        "hidden": [64, 64],
+        "seeds": [0, 1, 2, 3],
+        "steps": 3000,
+    },
+}
+
+
+def constraints_per_sample(dim: int, order: int) -> int:
+    """Scalar constraints a sample of derivative order ``order`` carries: C(d + k, k)."""
+    return math.comb(dim + order, order)
+
+
+def configs(preset: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sweep cells of a preset: per (dim, activation, n) one order-0/1 ensemble cell
+    and, for smooth activations and ``n <= n_order2_max``, one order-2 cell."""
+    ns = preset["n"]
+    if not ns or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in ns):
+        raise ValueError(f"n must be a non-empty list of positive integers, got {ns!r}")
+    if sorted(set(ns)) != list(ns):
+        raise ValueError(f"n must be strictly increasing, got {ns!r}")
+    if set(preset["orders"]) - {0, 1, 2}:
+        raise ValueError(f"orders must be a subset of [0, 1, 2], got {preset['orders']!r}")
+    if not preset["seeds"]:
+        raise ValueError("seeds: need at least one seed")
+    out = []
+    for dim in preset["dims"]:
+        _target(preset["function"], dim)
+        for act in preset["activations"]:
+            if act not in ACTIVATIONS:
+                raise ValueError(f"activations: unknown activation {act!r}")
+            base = {
+                "study": "samples",
+                "function": preset["function"],
+                "dim": int(dim),
+                "activation": act,
+                "hidden": list(preset["hidden"]),
+                "seeds": [int(s) for s in preset["seeds"]],
+                "pool_size": int(max(ns)),
+                "steps": int(preset["steps"]),
+                "lr": float(preset["lr"]),
+                "schedule": preset["schedule"],
+                "norm_quality": preset["norm_quality"],
+            }
+            low = [o for o in preset["orders"] if o < 2]
+            for n in ns:
+                if low:
+                    out.append({**base, "n": int(n), "orders": low})
+                if 2 in preset["orders"] and act in SMOOTH and n <= preset["n_order2_max"]:
+                    out.append({**base, "n": int(n), "orders": [2]})
+    return out
+
+
+def _data(config: dict[str, Any], seed: int, order: int):
+    # One pool per seed; the first n points form the (nested) training set.
+    f = _target(config["function"], config["dim"])
+    x = f.sample(config["pool_size"], seed=20_000 + seed)[: config["n"]]
+    return scaled_data(config["function"], config["dim"], x, order)
+
+
+def cell(config: dict[str, Any]) -> dict[str, Any]:
+    """Train and evaluate one cell; raises on non-finite losses or errors."""
+    torch.set_num_threads(1)
+    name, dim, quality = config["function"], config["dim"], config["norm_quality"]
+    scaling = scaling_of(name, dim)
+    rows, t0 = [], time.perf_counter()
+    if config["orders"] == [2]:
+        nets = []
+        for s in config["seeds"]:
+            u, t, dt, d2t = _data(config, s, 2)
+            net = sb.MLP(dim, 1, config["hidden"], config["activation"], seed=s)
+            target = sb.Target.from_arrays(
+                t.astype(np.float32), dt.astype(np.float32), d2t.astype(np.float32)
+            )
+            hist = sb.fit(
+                net,
+                torch.as_tensor(u, dtype=torch.float32),
+                target,
+                loss=sb.SobolevLoss(order=2),
+                steps=config["steps"],
+                lr=config["lr"],
+                schedule=config["schedule"],
+                seed=0,
+                progress=False,
+            )
+            final = float(hist["total"][-1]) if hist.get("total") else float("nan")
+            if not math.isfinite(final):
+                raise FloatingPointError(f"order-2 loss became non-finite (seed {s})")
+            nets.append((s, 2, net, final))
+    else:
+        members = [(s, o) for s in config["seeds"] for o in config["orders"]]
+        data = [_data(config, s, 1) for s, _ in members]
+        ens = MLPEnsemble.from_seeds(
+            dim, 1, config["hidden"], config["activation"], [s for s, _ in members]
+        )
+        hist = fit_ensemble(
+            ens,
+            np.stack([d[0] for d in data]).astype(np.float32),
+            np.stack([d[1] for d in data]).astype(np.float32),
+            np.stack([d[2] for d in data]).astype(np.float32),
+            weights=np.array([(1.0, float(o >= 1)) for _, o in members]),
+            steps=config["steps"],
+            lr=config["lr"],
+            schedule=config["schedule"],
+            seed=0,
+            progress=False,
+        )
+        nets = [
+            (s, o, net, float(hist["total"][-1, i]))
+            for i, ((s, o), net) in enumerate(zip(members, ens.to_models(), strict=True))
+        ]
+    train_seconds = time.perf_counter() - t0
+    for s, o, net, final in nets:
+        errs = errors_of(ScaledNetwork(net, scaling), name, dim, _METRICS, quality)
+        rows.append({"seed": s, "order": o, "train_loss": final, **errs})
+    return {"members": rows, "train_seconds": train_seconds}
+
+
+def _geo_mean(rows: list[list[float]]) -> np.ndarray:
+    return np.exp(np.mean(np.log(np.asarray(rows, dtype=np.float64)), axis=0))
+
+
+def summarise(
+    cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None], preset: dict[str, Any]
+) -> dict[str, Any]:
+    """Curves with power-law fits, and samples-to-target with method ratios."""
+    groups: dict[tuple, dict[int, dict]] = {}
+    for cfg, pay in zip(cfgs, payloads, strict=True):
+        if pay is None:
+            continue
+        for row in pay["members"]:
+            key = (cfg["function"], cfg["dim"], cfg["activation"], row["order"])
+            groups.setdefault(key, {}).setdefault(cfg["n"], {})[row["seed"]] = row
+    curves = []
+    by_key = {}
+    for (name, dim, act, order), by_n in sorted(groups.items()):
+        ns = sorted(by_n)
+        seeds = sorted(set.intersection(*(set(by_n[n]) for n in ns)))
+        curve = {
+            "function": name,
+            "dim": dim,
+            "activation": act,
+            "order": order,
+            "n": ns,
+            "seeds": seeds,
+            "errors": {},
+            "errors_abs": {},
+            "fits": {},
+        }
+        for m in _METRICS:
+            rel = [[by_n[n][s][m + "_rel"] for n in ns] for s in seeds]
+            curve["errors"][m] = rel
+            curve["errors_abs"][m] = [[by_n[n][s][m] for n in ns] for s in seeds]
+            keep = [i for i, n in enumerate(ns) if n >= preset["fit_min_n"]]
+            fit = None
+            if seeds and len(keep) >= 2 and len(keep) * len(seeds) >= 3:
+                fit = fit_power_law([ns[i] for i in keep], [[r[i] for i in keep] for r in rel])
+            curve["fits"][m] = None if fit is None else fit.to_dict()
+            by_key[(name, dim, act, order, m)] = (ns, rel, fit)
+        curves.append(curve)
+    table = []
+    for (name, dim, act, order, m), (ns, rel, fit) in sorted(by_key.items()):
+        for eps in preset["targets"].get(m, []):
+            n_fit = samples_to_reach(fit, eps) if fit is not None else None
+            n_meas = crossing_point(ns, _geo_mean(rel), eps) if rel else None
+            base = by_key.get((name, dim, act, 0, m))
+            ratio_fit = ratio_meas = None
+            if base is not None and order > 0:
+                b_ns, b_rel, b_fit = base
+                b_nfit = samples_to_reach(b_fit, eps) if b_fit is not None else None
+                # Only within both fitted ranges: extrapolated crossings of a flat
+                # curve give meaningless ratios.
+                usable = [r for r in (n_fit, b_nfit) if r and r["valid"] and not r["extrapolated"]]
+                if len(usable) == 2:
+                    ratio_fit = b_nfit["value"] / n_fit["value"]
+                b_meas = crossing_point(b_ns, _geo_mean(b_rel), eps) if b_rel else None
+                if n_meas and b_meas:
+                    ratio_meas = b_meas / n_meas
+            table.append(
+                {
+                    "function": name,
+                    "dim": dim,
+                    "activation": act,
+                    "metric": m,
+                    "target": eps,
+                    "order": order,
+                    "n_fit": n_fit,
+                    "n_measured": n_meas,
+                    "ratio_fit": ratio_fit,
+                    "ratio_measured": ratio_meas,
+                    "heuristic_ratio": constraints_per_sample(dim, order),
+                }
+            )
+    return {"curves": curves, "samples_to_target": table}
+
+
+def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) -> list[dict]:
+    """One flat row per trained model (for the CSV file)."""
+    rows = []
+    for cfg, pay in zip(cfgs, payloads, strict=True):
+        base = {
+            "function": cfg["function"],
+            "dim": cfg["dim"],
+            "activation": cfg["activation"],
+            "n": cfg["n"],
+        }
+        if pay is None:
+            rows.append({**base, "orders": str(cfg["orders"]), "status": "failed"})
+            continue
+        for r in pay["members"]:
+            rows.append({**base, "status": "done", **r})
+    return rows

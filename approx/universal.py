@@ -1,0 +1,323 @@
+"""Universal approximation in Sobolev norms: error vs width (paper RQ4, Theorem 1).
+
+For registry targets in d = 1, 2 and a few higher dimensions, MLPs with one (or two)
+hidden layers of growing width are trained by regular (order 0) and Sobolev (order
+1) training on a dense uniform sample, with relu, leaky_relu, softplus and tanh. The
+distance to the target on the whole domain is measured with :mod:`theory.norms` in
+L^2, W^{1,2} and W^{1,inf} (the latter a grid lower bound), and a power law
+``error ~ C width^-a`` is fitted per (target, activation, depth, method). The 1-D
+piecewise-linear ReLU interpolant (:mod:`approx.construction`) is evaluated at the
+same widths as the reference curve.
+
+One sweep cell is one (target, activation, hidden widths): all seeds and both
+methods are members of one :class:`sobolev.ensemble.MLPEnsemble` (regular and
+Sobolev members of a seed share the initial weights and the data). Reference cells
+(``kind="construction"``) hold the interpolant's errors.
+
+Payload schema (``results/approx/universal_<preset>.json``, key ``payload``)
+----------------------------------------------------------------------------
+``preset``, ``config`` (the preset), ``timing``, ``cells`` (done/skipped/failed),
+``failed_cells`` (list of {config, error}), ``curves``: list of
+
+    {"function", "dim", "activation", "hidden_layers", "method",
+     "widths": [K], "seeds": [S],
+     "errors": {metric: [[S x K]]}        # relative errors |f - h| / |f|
+     "errors_abs": {metric: [[S x K]]},
+     "fits": {metric: PowerLawFit.to_dict() or null}}
+
+with metric in ``l2, w12, w1inf``; ``reference``: list of {"function", "widths",
+"errors", "errors_abs", "fits"} for the ReLU interpolant (no seeds: one row);
+``summary``: rows {function, dim, activation, hidden_layers, method, metric,
+rate, rate_ci, first_error, last_error}. Widths whose cell failed are left out of a
+curve (missing cells are listed in ``failed_cells``).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
+from approx.common import target_function as _target
+from approx.construction import relu_interpolant
+from approx.fitting import fit_power_law
+from sobolev.ensemble import MLPEnsemble, fit_ensemble
+
+__all__ = ["METHOD_WEIGHTS", "PRESETS", "cell", "configs", "summarise"]
+
+#: Method -> (w0, w1) of the loss.
+METHOD_WEIGHTS = {"regular": (1.0, 0.0), "sobolev": (1.0, 1.0)}
+ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
+
+_BASE = {
+    "activations": list(ACTIVATIONS),
+    "methods": ["regular", "sobolev"],
+    "lr": 1e-2,
+    "schedule": "cosine",
+    "norm_quality": "high",
+}
+
+#: Studies: each ``targets`` entry is (function, dim, n_train, one-layer widths,
+#: two-layer widths). Full grid (the 1-hour setting) is ``"large"``.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {
+        **_BASE,
+        "activations": ["relu", "tanh"],
+        "targets": [["styblinski_tang", 1, 64, [4, 16], []]],
+        "seeds": [0],
+        "steps": 60,
+        "norm_quality": "low",
+    },
+    "quick": {
+        **_BASE,
+        "targets": [["styblinski_tang", 1, 128, [4, 8, 16, 32, 64], []]],
+        "seeds": [0],
+        "steps": 600,
+        "norm_quality": "low",
+    },
+    "full": {
+        **_BASE,
+        "targets": [
+            ["styblinski_tang", 1, 256, [4, 8, 16, 32, 64, 128, 256], [4, 8, 16, 32]],
+            ["levy", 1, 256, [4, 8, 16, 32, 64, 128], []],
+            ["himmelblau", 2, 512, [8, 16, 32, 64, 128], []],
+            ["styblinski_tang", 4, 1024, [8, 16, 32, 64], []],
+        ],
+        "seeds": [0, 1],
+        "steps": 1000,
+    },
+    "large": {
+        **_BASE,
+        "targets": [
+            ["styblinski_tang", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], [4, 8, 16, 32]],
+            ["levy", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], [4, 8, 16, 32]],
+            ["rastrigin", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], []],
+            ["styblinski_tang", 2, 1024, [4, 8, 16, 32, 64, 128, 256, 512], [8, 16, 32, 64]],
+            ["himmelblau", 2, 1024, [4, 8, 16, 32, 64, 128, 256, 512], [8, 16, 32, 64]],
+            ["styblinski_tang", 4, 2048, [8, 16, 32, 64, 128, 256], []],
+            ["rosenbrock", 8, 2048, [8, 16, 32, 64, 128, 256], []],
+        ],
+        "seeds": [0, 1, 2],
+        "steps": 3000,
+    },
+}
+
+
+def configs(preset: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sweep cells of a preset (training cells, then the 1-D reference cells).
+
+    Raises
+    ------
+    ValueError
+        Unknown activation/method, bad widths or an unavailable target.
+    """
+    for a in preset["activations"]:
+        if a not in ACTIVATIONS:
+            raise ValueError(f"activations: expected a subset of {ACTIVATIONS}, got {a!r}")
+    for m in preset["methods"]:
+        if m not in METHOD_WEIGHTS:
+            raise ValueError(f"methods: expected a subset of {list(METHOD_WEIGHTS)}, got {m!r}")
+    if not preset["seeds"]:
+        raise ValueError("seeds: need at least one seed")
+    out, ref = [], []
+    for name, dim, n_train, widths1, widths2 in preset["targets"]:
+        _target(name, dim)
+        for w in [*widths1, *widths2]:
+            if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+                raise ValueError(f"widths must be positive integers, got {w!r}")
+        common = {"study": "universal", "function": name, "dim": int(dim)}
+        for act in preset["activations"]:
+            for depth, widths in ((1, widths1), (2, widths2)):
+                for w in widths:
+                    out.append(
+                        {
+                            **common,
+                            "kind": "train",
+                            "activation": act,
+                            "hidden": [int(w)] * depth,
+                            "n_train": int(n_train),
+                            "methods": list(preset["methods"]),
+                            "seeds": [int(s) for s in preset["seeds"]],
+                            "steps": int(preset["steps"]),
+                            "lr": float(preset["lr"]),
+                            "schedule": preset["schedule"],
+                            "norm_quality": preset["norm_quality"],
+                        }
+                    )
+        if dim == 1:
+            for w in sorted(set(widths1)):
+                ref.append(
+                    {
+                        **common,
+                        "kind": "construction",
+                        "width": int(w),
+                        "norm_quality": preset["norm_quality"],
+                    }
+                )
+    return out + ref
+
+
+def cell(config: dict[str, Any]) -> dict[str, Any]:
+    """Compute one cell (see module docstring); raises on non-finite losses or errors."""
+    torch.set_num_threads(1)
+    name, dim, quality = config["function"], config["dim"], config["norm_quality"]
+    metrics = tuple(METRICS)
+    if config["kind"] == "construction":
+        net = relu_interpolant(_target(name, dim), config["width"])
+        return {"errors": errors_of(net, name, dim, metrics, quality)}
+    f = _target(name, dim)
+    members = [(s, m) for s in config["seeds"] for m in config["methods"]]
+    xs, ys, dys = [], [], []
+    for s, _ in members:
+        x = f.sample(config["n_train"], seed=10_000 + s)
+        u, t, dt, _ = scaled_data(name, dim, x, order=1)
+        xs.append(u)
+        ys.append(t)
+        dys.append(dt)
+    ens = MLPEnsemble.from_seeds(
+        dim, 1, config["hidden"], config["activation"], [s for s, _ in members]
+    )
+    weights = np.array([METHOD_WEIGHTS[m] for _, m in members])
+    t0 = time.perf_counter()
+    hist = fit_ensemble(
+        ens,
+        np.stack(xs).astype(np.float32),
+        np.stack(ys).astype(np.float32),
+        np.stack(dys).astype(np.float32),
+        weights=weights,
+        steps=config["steps"],
+        lr=config["lr"],
+        schedule=config["schedule"],
+        seed=0,
+        progress=False,
+    )
+    train_seconds = time.perf_counter() - t0
+    scaling = scaling_of(name, dim)
+    rows = []
+    for (s, m), net in zip(members, ens.to_models(), strict=True):
+        errs = errors_of(ScaledNetwork(copy.deepcopy(net), scaling), name, dim, metrics, quality)
+        rows.append(
+            {
+                "seed": s,
+                "method": m,
+                "train_order0": float(hist["order0"][-1, len(rows)]),
+                "train_order1": float(hist["order1"][-1, len(rows)]),
+                **errs,
+            }
+        )
+    return {"members": rows, "train_seconds": train_seconds}
+
+
+def _fit_or_none(x, err) -> dict[str, Any] | None:
+    err = np.asarray(err, dtype=np.float64)
+    if len(x) < 2 or np.any(~np.isfinite(err)) or np.any(err <= 0) or err.size < 3:
+        return None
+    return fit_power_law(x, err).to_dict()
+
+
+def summarise(
+    cfgs: list[dict[str, Any]],
+    payloads: list[dict[str, Any] | None],
+    preset: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Curves, reference curves, fits and a flat summary table from finished cells."""
+    groups: dict[tuple, dict[int, dict]] = {}
+    refs: dict[str, dict[int, dict]] = {}
+    for cfg, pay in zip(cfgs, payloads, strict=True):
+        if pay is None:
+            continue
+        if cfg["kind"] == "construction":
+            refs.setdefault(cfg["function"], {})[cfg["width"]] = pay["errors"]
+            continue
+        for row in pay["members"]:
+            depth = len(cfg["hidden"])
+            key = (cfg["function"], cfg["dim"], cfg["activation"], depth, row["method"])
+            groups.setdefault(key, {}).setdefault(cfg["hidden"][0], {})[row["seed"]] = row
+    curves, summary = [], []
+    for (name, dim, act, depth, method), by_width in sorted(groups.items()):
+        widths = sorted(by_width)
+        seeds = sorted(set.intersection(*(set(by_width[w]) for w in widths)))
+        curve = {
+            "function": name,
+            "dim": dim,
+            "activation": act,
+            "hidden_layers": depth,
+            "method": method,
+            "widths": widths,
+            "seeds": seeds,
+            "errors": {},
+            "errors_abs": {},
+            "fits": {},
+        }
+        for m in METRICS:
+            rel = [[by_width[w][s][m + "_rel"] for w in widths] for s in seeds]
+            curve["errors"][m] = rel
+            curve["errors_abs"][m] = [[by_width[w][s][m] for w in widths] for s in seeds]
+            curve["fits"][m] = _fit_or_none(widths, rel)
+            mean = np.exp(np.mean(np.log(rel), axis=0)) if rel else []
+            fit = curve["fits"][m]
+            summary.append(
+                {
+                    "function": name,
+                    "dim": dim,
+                    "activation": act,
+                    "hidden_layers": depth,
+                    "method": method,
+                    "metric": m,
+                    "rate": None if fit is None else fit["exponent"],
+                    "rate_ci": None if fit is None else fit["exponent_ci"],
+                    "first_error": float(mean[0]) if len(mean) else None,
+                    "last_error": float(mean[-1]) if len(mean) else None,
+                }
+            )
+        curves.append(curve)
+    reference = []
+    for name, by_width in sorted(refs.items()):
+        widths = sorted(by_width)
+        entry = {"function": name, "widths": widths, "errors": {}, "errors_abs": {}, "fits": {}}
+        for m in METRICS:
+            entry["errors"][m] = [by_width[w][m + "_rel"] for w in widths]
+            entry["errors_abs"][m] = [by_width[w][m] for w in widths]
+            entry["fits"][m] = _fit_or_none(widths, entry["errors"][m])
+        reference.append(entry)
+    return {"curves": curves, "reference": reference, "summary": summary}
+
+
+def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) -> list[dict]:
+    """One flat row per trained member or reference width (for the CSV file)."""
+    rows = []
+    for cfg, pay in zip(cfgs, payloads, strict=True):
+        base = {"function": cfg["function"], "dim": cfg["dim"]}
+        if pay is None:
+            rows.append({**base, "kind": cfg["kind"], "status": "failed"})
+        elif cfg["kind"] == "construction":
+            rows.append(
+                {
+                    **base,
+                    "kind": "construction",
+                    "activation": "relu",
+                    "hidden_layers": 1,
+                    "width": cfg["width"],
+                    "method": "interpolant",
+                    "status": "done",
+                    **pay["errors"],
+                }
+            )
+        else:
+            for r in pay["members"]:
+                rows.append(
+                    {
+                        **base,
+                        "kind": "train",
+                        "activation": cfg["activation"],
+                        "hidden_layers": len(cfg["hidden"]),
+                        "width": cfg["hidden"][0],
+                        "status": "done",
+                        **r,
+                    }
+                )
+    return rows

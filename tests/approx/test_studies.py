@@ -1,0 +1,121 @@
+"""Both approx studies end to end on their tiny presets: schema, resume, failures."""
+
+import json
+import math
+
+import pytest
+
+from approx import sample_complexity, universal
+from approx.driver import run_study
+from sobolev.cli import main
+from sobolev.results import read_result
+from sobolev.sweep import run_sweep
+
+
+@pytest.fixture(scope="module")
+def universal_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("universal")
+    first = run_study("universal", "tiny", out, backend="sequential", progress=False)
+    return out, first
+
+
+@pytest.fixture(scope="module")
+def samples_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("samples")
+    first = run_study("samples", "tiny", out, backend="sequential", progress=False)
+    return out, first
+
+
+def test_universal_schema(universal_run):
+    out, payload = universal_run
+    doc = read_result(out / "universal_tiny.json")
+    assert doc["payload"]["cells"] == payload["cells"]
+    assert payload["cells"]["failed"] == 0 and payload["cells"]["done"] == 6
+    curves = payload["curves"]
+    assert {(c["activation"], c["method"]) for c in curves} == {
+        (a, m) for a in ("relu", "tanh") for m in ("regular", "sobolev")
+    }
+    for c in curves:
+        assert c["widths"] == [4, 16] and c["seeds"] == [0]
+        for m in ("l2", "w12", "w1inf"):
+            assert len(c["errors"][m]) == 1 and len(c["errors"][m][0]) == 2
+            assert all(math.isfinite(v) and v > 0 for v in c["errors_abs"][m][0])
+    (ref,) = payload["reference"]
+    assert ref["widths"] == [4, 16]
+    # The interpolant's L2 error falls like width^-2: 16x smaller from 4 to 16 units.
+    assert ref["errors"]["l2"][0] / ref["errors"]["l2"][1] == pytest.approx(14.3, rel=0.1)
+    assert len(payload["summary"]) == 4 * 3
+    header = (out / "universal_tiny.csv").read_text().splitlines()[0].split(",")
+    assert {"function", "width", "method", "l2", "w12_rel", "w1inf"} <= set(header)
+
+
+def test_universal_rerun_skips_every_cell(universal_run):
+    out, first = universal_run
+    again = run_study("universal", "tiny", out, backend="sequential", progress=False)
+    assert again["cells"] == {"total": 6, "done": 0, "skipped": 6, "failed": 0}
+    assert again["curves"] == first["curves"]
+
+
+def test_samples_schema_and_rerun(samples_run):
+    out, payload = samples_run
+    assert payload["cells"]["failed"] == 0
+    orders = {(c["dim"], c["order"]): c for c in payload["curves"]}
+    assert set(orders) == {(d, o) for d in (1, 2) for o in (0, 1, 2)}
+    assert orders[(1, 0)]["n"] == [4, 16, 64]
+    assert orders[(1, 2)]["n"] == [4, 16]  # n_order2_max = 16
+    for c in payload["curves"]:
+        assert set(c["errors"]) == {"l2", "w12"}
+        assert all(v > 0 for row in c["errors"]["w12"] for v in row)
+    rows = payload["samples_to_target"]
+    assert {r["heuristic_ratio"] for r in rows if r["dim"] == 2} == {1, 3, 6}
+    json.dumps(payload)
+    again = run_study("samples", "tiny", out, backend="sequential", progress=False)
+    assert again["cells"]["skipped"] == payload["cells"]["total"]
+    assert again["cells"]["done"] == 0
+
+
+def test_constraint_counting():
+    assert [sample_complexity.constraints_per_sample(d, 1) for d in (1, 2, 4, 8)] == [2, 3, 5, 9]
+    assert sample_complexity.constraints_per_sample(8, 2) == 1 + 8 + 36
+
+
+def test_nan_cell_is_recorded_as_failed(tmp_path):
+    cfg = dict(universal.configs(universal.PRESETS["tiny"])[0], lr=1e30, steps=5)
+    with pytest.raises(FloatingPointError):
+        universal.cell(cfg)
+    res = run_sweep(universal.cell, [cfg], tmp_path, backend="sequential", progress=False)
+    assert res.failed == 1 and res.payloads == [None]
+
+
+@pytest.mark.parametrize(
+    ("study", "change", "match"),
+    [
+        ("universal", {"activations": ["sigmoid"]}, "activations"),
+        ("universal", {"targets": [["beale", 1, 8, [4], []]]}, "beale"),
+        ("samples", {"n": [8, 4]}, "increasing"),
+        ("samples", {"orders": [3]}, "orders"),
+    ],
+)
+def test_bad_presets_fail_before_training(study, change, match, tmp_path):
+    mod = universal if study == "universal" else sample_complexity
+    with pytest.raises(ValueError, match=match):
+        run_study(study, {**mod.PRESETS["tiny"], **change}, tmp_path, progress=False)
+    assert not (tmp_path / f"{study}_custom").exists()
+
+
+def test_cli_reuses_cells(universal_run, capsys):
+    out, _ = universal_run
+    argv = [
+        "approx",
+        "universal",
+        "--preset",
+        "tiny",
+        "--out",
+        str(out),
+        "--backend",
+        "sequential",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "interp." in text and "0 done, 6 skipped" in text
