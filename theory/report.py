@@ -164,7 +164,7 @@ def _counting_section(checks: _Checks, max_dim: int, max_degree: int, seed: int)
         "== Sample complexity: generic points to identify a degree-q polynomial in d variables ==",
         "  cells: values-only / values+gradients (counting ceil(D/(d+1)); * = "
         "Alexander-Hirschowitz exception)",
-        "  d\\q " + "".join(f"{q:>14d}" for q in range(1, max_degree + 1)),
+        "  d\\q " + "".join(f"{q:>15d}" for q in range(1, max_degree + 1)),
     ]
     passed = True
     for d in range(1, max_dim + 1):
@@ -172,8 +172,8 @@ def _counting_section(checks: _Checks, max_dim: int, max_degree: int, seed: int)
         for r in (r for r in rows if r["d"] == d):
             star = "*" if r["exceptional"] else " "
             cells.append(
-                f"{r['points_values']:>5d}/{r['points_values_gradients']:<3d}"
-                f"({r['counting_values_gradients']}){star}".rjust(14)
+                f"{r['points_values']:>5d}/{r['points_values_gradients']:<4d}"
+                f"({r['counting_values_gradients']}){star}".rjust(15)
             )
             passed &= r["points_values"] == r["counting_values"]
             passed &= r["points_values_gradients"] == r["predicted_values_gradients"]

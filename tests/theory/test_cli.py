@@ -43,7 +43,7 @@ def test_quick_report_passes_and_has_every_section(capsys):
 def test_counting_table_in_report_marks_exceptions():
     text, ok = build_report(max_dim=2, max_degree=2, quick=True)
     assert ok
-    assert re.search(r"6/3\s+\(2\)\*", text)  # quadrics in the plane: 3 points, not 2
+    assert re.search(r"6/3\s*\(2\)\*", text)  # quadrics in the plane: 3 points, not 2
 
 
 def test_cli_module_is_light():
