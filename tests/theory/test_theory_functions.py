@@ -11,7 +11,7 @@ import scipy.optimize
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle_functions import REFERENCES
+from theory_oracle_functions import REFERENCES
 
 from theory.functions import PAPER_FUNCTIONS, generic_names, get, names, sample
 
