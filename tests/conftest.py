@@ -1,10 +1,16 @@
 """Test configuration: one torch thread, float64 by default where asked, hypothesis profiles."""
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+
+# importlib import mode allows equal test basenames in different folders but does not
+# put tests/ on sys.path; shared test helpers live there.
+sys.path.insert(0, str(Path(__file__).parent))
 
 # Two contending threads on a 2-core machine make small steps ~20x slower.
 torch.set_num_threads(1)
