@@ -1,0 +1,20 @@
+"""Reading result files for figures (checksums verified by sobolev.results)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sobolev.results import read_result
+
+
+def payload(results: Path, relpath: str) -> dict[str, Any]:
+    """The verified payload of ``results / relpath``."""
+    return read_result(results / relpath)["payload"]
+
+
+def array(value: Any) -> np.ndarray:
+    """Nested lists from JSON as a float array."""
+    return np.asarray(value, dtype=np.float64)
