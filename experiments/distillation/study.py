@@ -231,9 +231,10 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _mean_sem(values: list[float]) -> tuple[float, float]:
+def _mean_sem(values: list[float]) -> tuple[float, float | None]:
+    """Mean and standard error (None for a single seed: no spread to estimate)."""
     a = np.asarray(values, dtype=float)
-    sem = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else float("nan")
+    sem = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else None
     return float(a.mean()), sem
 
 
@@ -248,7 +249,7 @@ def summarise(cfg: dict[str, Any], cells: list[dict], payloads: list[dict | None
         ref = {}
         for kind in ("teacher", "random"):
             vals = [p["mean_return"] for c, p in done if c["game"] == game and c["kind"] == kind]
-            ref[kind] = _mean_sem(vals) if vals else (float("nan"), float("nan"))
+            ref[kind] = _mean_sem(vals) if vals else (None, None)
         for fraction in cfg["fractions"]:
             for method in METHODS:
                 sel = [
@@ -278,8 +279,10 @@ def summarise(cfg: dict[str, Any], cells: list[dict], payloads: list[dict | None
     return {"rows": rows}
 
 
-def _fmt(mean: float, sem: float, digits: int = 3) -> str:
-    if math.isnan(sem):
+def _fmt(mean: float | None, sem: float | None, digits: int = 3) -> str:
+    if mean is None:
+        return "-"
+    if sem is None:
         return f"{mean:.{digits}g}"
     return f"{mean:.{digits}g} ± {sem:.2g}"
 
