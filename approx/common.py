@@ -3,7 +3,8 @@
 Networks are trained in scaled coordinates, ``u = (x - c) / h`` in ``[-1, 1]^d`` and
 ``t = (f(x) - mu) / s``, where ``c, h`` come from the target's domain and ``mu, s``
 from the target's values on 4096 fixed Sobol points (a property of the target, the
-same for every training-set size). Errors are measured in the original coordinates
+same for every training-set size). The same points give the mean squared scaled
+gradient used by the "balanced" Sobolev weighting. Errors are measured in the original coordinates
 on the whole domain with :mod:`theory.norms`, by wrapping each trained network as
 ``x -> mu + s * net((x - c) / h)``.
 """
@@ -51,12 +52,15 @@ class Scaling:
         ``u = (x - center) / half``.
     mean, std : float
         ``t = (f - mean) / std``.
+    grad_sq_mean : float
+        Mean of ``|dt/du|^2`` over the same points: the scale of the order-1 term.
     """
 
     center: np.ndarray
     half: np.ndarray
     mean: float
     std: float
+    grad_sq_mean: float
 
 
 def target_function(name: str, dim: int) -> BenchmarkFunction:
@@ -77,11 +81,13 @@ def scaling_of(name: str, dim: int) -> Scaling:
     f = target_function(name, dim)
     lo, hi = f.domain
     unit = qmc.Sobol(d=dim, scramble=True, seed=12345).random_base2(12)
-    values = f.value(lo + (hi - lo) * unit)
+    x = lo + (hi - lo) * unit
+    values = f.value(x)
     std = float(values.std())
     if not (math.isfinite(std) and std > 0):
         raise ValueError(f"target {name!r} (dim {dim}) is constant or non-finite on its domain")
-    return Scaling((lo + hi) / 2, (hi - lo) / 2, float(values.mean()), std)
+    grad_sq = float(((f.grad(x) * (hi - lo) / 2 / std) ** 2).sum(1).mean())
+    return Scaling((lo + hi) / 2, (hi - lo) / 2, float(values.mean()), std, grad_sq)
 
 
 def scaled_data(

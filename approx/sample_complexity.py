@@ -30,7 +30,9 @@ Payload schema (``results/approx/samples_<preset>.json``, key ``payload``)
 interpolated first crossing of the geometric-mean curve, or null),
 "ratio_fit" (null unless both crossings lie inside the fitted ranges) and
 "ratio_measured" (n of order 0 / n of this order, null when undefined),
-"heuristic_ratio" (C(d + k, k))}.
+"heuristic_ratio" (C(d + k, k)), "polynomial_ratio" (order 1 only: points needed
+to identify a polynomial of degree ``counting_degree`` from values vs values and
+gradients, :func:`theory.sample_complexity.predicted_points`; null otherwise)}.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from approx.common import target_function as _target
 from approx.fitting import crossing_point, fit_power_law, samples_to_reach
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev.models import ACTIVATIONS
+from theory.sample_complexity import predicted_points
 
 __all__ = ["PRESETS", "cell", "configs", "constraints_per_sample", "summarise"]
 
@@ -64,6 +67,9 @@ _BASE = {
     "fit_min_n": 16,
     "targets": {"l2": [0.1, 0.03], "w12": [0.3, 0.1]},
     "norm_quality": "high",
+    # Styblinski-Tang is a quartic: the exact polynomial counting of
+    # theory.sample_complexity for degree 4 is reported next to C(d + k, k).
+    "counting_degree": 4,
 }
 
 #: ``n_order2_max`` caps order 2 (one model per seed, so the costliest cells).
@@ -219,6 +225,13 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
     return {"members": rows, "train_seconds": train_seconds}
 
 
+def _polynomial_ratio(dim: int, order: int, degree: int | None) -> float | None:
+    """Points to identify a degree-q polynomial from values / from values + gradients."""
+    if degree is None or order != 1:
+        return None
+    return predicted_points(dim, degree, False) / predicted_points(dim, degree, True)
+
+
 def _geo_mean(rows: list[list[float]]) -> np.ndarray:
     return np.exp(np.mean(np.log(np.asarray(rows, dtype=np.float64)), axis=0))
 
@@ -262,6 +275,7 @@ def summarise(
             by_key[(name, dim, act, order, m)] = (ns, rel, fit)
         curves.append(curve)
     table = []
+    degree = preset.get("counting_degree")
     for (name, dim, act, order, m), (ns, rel, fit) in sorted(by_key.items()):
         for eps in preset["targets"].get(m, []):
             n_fit = samples_to_reach(fit, eps) if fit is not None else None
@@ -292,6 +306,7 @@ def summarise(
                     "ratio_fit": ratio_fit,
                     "ratio_measured": ratio_meas,
                     "heuristic_ratio": constraints_per_sample(dim, order),
+                    "polynomial_ratio": _polynomial_ratio(dim, order, degree),
                 }
             )
     return {"curves": curves, "samples_to_target": table}

@@ -6,8 +6,12 @@ hidden layers of growing width are trained by regular (order 0) and Sobolev (ord
 distance to the target on the whole domain is measured with :mod:`theory.norms` in
 L^2, W^{1,2} and W^{1,inf} (the latter a grid lower bound), and a power law
 ``error ~ C width^-a`` is fitted per (target, activation, depth, method). The 1-D
-piecewise-linear ReLU interpolant (:mod:`approx.construction`) is evaluated at the
-same widths as the reference curve.
+piecewise-linear ReLU interpolant (:mod:`theory.constructions.relu_universal`,
+``width + 1`` knots) is evaluated at the same widths as the reference curve.
+
+Methods: ``regular`` (order 0), ``sobolev`` (order 1, unit weights as in the paper)
+and ``sobolev_balanced`` (order 1 with ``w1 = 1 / mean |dt/du|^2`` of the scaled
+target, so both terms start at comparable size).
 
 One sweep cell is one (target, activation, hidden widths): all seeds and both
 methods are members of one :class:`sobolev.ensemble.MLPEnsemble` (regular and
@@ -43,19 +47,24 @@ import torch
 
 from approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
 from approx.common import target_function as _target
-from approx.construction import relu_interpolant
 from approx.fitting import fit_power_law
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
+from theory.constructions.relu_universal import relu_interpolant_1d
 
 __all__ = ["METHOD_WEIGHTS", "PRESETS", "cell", "configs", "summarise"]
 
-#: Method -> (w0, w1) of the loss.
-METHOD_WEIGHTS = {"regular": (1.0, 0.0), "sobolev": (1.0, 1.0)}
+#: Method -> (w0, w1) of the loss; None is replaced by ``1 / mean |dt/du|^2`` of the
+#: target ("balanced": both terms start at comparable size, as in Differential ML).
+METHOD_WEIGHTS = {
+    "regular": (1.0, 0.0),
+    "sobolev": (1.0, 1.0),
+    "sobolev_balanced": (1.0, None),
+}
 ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
 
 _BASE = {
     "activations": list(ACTIVATIONS),
-    "methods": ["regular", "sobolev"],
+    "methods": ["regular", "sobolev", "sobolev_balanced"],
     "lr": 1e-2,
     "schedule": "cosine",
     "norm_quality": "high",
@@ -83,7 +92,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         **_BASE,
         "targets": [
             ["styblinski_tang", 1, 256, [4, 8, 16, 32, 64, 128, 256], [4, 8, 16, 32]],
-            ["levy", 1, 256, [4, 8, 16, 32, 64, 128], []],
+            ["styblinski_tang", 2, 512, [8, 16, 32, 64, 128], []],
             ["himmelblau", 2, 512, [8, 16, 32, 64, 128], []],
             ["styblinski_tang", 4, 1024, [8, 16, 32, 64], []],
         ],
@@ -167,7 +176,9 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
     name, dim, quality = config["function"], config["dim"], config["norm_quality"]
     metrics = tuple(METRICS)
     if config["kind"] == "construction":
-        net = relu_interpolant(_target(name, dim), config["width"])
+        f = _target(name, dim)
+        lo, hi = float(f.domain.lower[0]), float(f.domain.upper[0])
+        net = relu_interpolant_1d(lambda t: f.value(t[:, None]), lo, hi, config["width"] + 1)
         return {"errors": errors_of(net, name, dim, metrics, quality)}
     f = _target(name, dim)
     members = [(s, m) for s in config["seeds"] for m in config["methods"]]
@@ -181,7 +192,10 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
     ens = MLPEnsemble.from_seeds(
         dim, 1, config["hidden"], config["activation"], [s for s, _ in members]
     )
-    weights = np.array([METHOD_WEIGHTS[m] for _, m in members])
+    balanced = 1.0 / scaling_of(name, dim).grad_sq_mean
+    weights = np.array(
+        [[w0, balanced if w1 is None else w1] for w0, w1 in (METHOD_WEIGHTS[m] for _, m in members)]
+    )
     t0 = time.perf_counter()
     hist = fit_ensemble(
         ens,

@@ -33,7 +33,7 @@ def test_universal_schema(universal_run):
     assert payload["cells"]["failed"] == 0 and payload["cells"]["done"] == 6
     curves = payload["curves"]
     assert {(c["activation"], c["method"]) for c in curves} == {
-        (a, m) for a in ("relu", "tanh") for m in ("regular", "sobolev")
+        (a, m) for a in ("relu", "tanh") for m in ("regular", "sobolev", "sobolev_balanced")
     }
     for c in curves:
         assert c["widths"] == [4, 16] and c["seeds"] == [0]
@@ -44,7 +44,7 @@ def test_universal_schema(universal_run):
     assert ref["widths"] == [4, 16]
     # The interpolant's L2 error falls like width^-2: 16x smaller from 4 to 16 units.
     assert ref["errors"]["l2"][0] / ref["errors"]["l2"][1] == pytest.approx(14.3, rel=0.1)
-    assert len(payload["summary"]) == 4 * 3
+    assert len(payload["summary"]) == 6 * 3
     header = (out / "universal_tiny.csv").read_text().splitlines()[0].split(",")
     assert {"function", "width", "method", "l2", "w12_rel", "w1inf"} <= set(header)
 
@@ -68,6 +68,9 @@ def test_samples_schema_and_rerun(samples_run):
         assert all(v > 0 for row in c["errors"]["w12"] for v in row)
     rows = payload["samples_to_target"]
     assert {r["heuristic_ratio"] for r in rows if r["dim"] == 2} == {1, 3, 6}
+    # Quartics in 2-D: 15 coefficients; 15 points from values, 5 (+1, the
+    # Alexander-Hirschowitz exception (2, 4, 5)) from values and gradients.
+    assert {r["polynomial_ratio"] for r in rows if r["dim"] == 2 and r["order"] == 1} == {2.5}
     json.dumps(payload)
     again = run_study("samples", "tiny", out, backend="sequential", progress=False)
     assert again["cells"]["skipped"] == payload["cells"]["total"]
