@@ -46,7 +46,7 @@ def _print_universal(payload: dict) -> None:
 
 
 def _print_samples(payload: dict) -> None:
-    print(f"{'d':>2} {'act':<9}{'order':>6}{'rate L2 [CI]':>22}{'rate W12 [CI]':>22}")
+    print(f"{'d':>2} {'act':<9}{'method':>12}{'rate L2 [CI]':>22}{'rate W12 [CI]':>22}")
     for c in payload["curves"]:
         parts = []
         for m in ("l2", "w12"):
@@ -56,15 +56,15 @@ def _print_samples(payload: dict) -> None:
             else:
                 lo, hi = f["exponent_ci"]
                 parts.append(f"{f['exponent']:.2f} [{lo:.2f},{hi:.2f}]")
-        print(f"{c['dim']:>2} {c['activation']:<9}{c['order']:>6}{parts[0]:>22}{parts[1]:>22}")
-    print("samples to reach target (measured; fit) and ratio n_order0 / n_orderk vs heuristic")
+        print(f"{c['dim']:>2} {c['activation']:<9}{c['method']:>12}{parts[0]:>22}{parts[1]:>22}")
+    print("samples to reach target (measured; fit) and ratio n_order0 / n_method vs counting")
     for r in payload["samples_to_target"]:
         if r["order"] == 0:
             continue
         fit = r["n_fit"]["value"] if r["n_fit"] and r["n_fit"]["valid"] else None
         fmt = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
         print(
-            f"d={r['dim']} {r['activation']} {r['metric']}<={r['target']} order {r['order']}: "
+            f"d={r['dim']} {r['activation']} {r['metric']}<={r['target']} {r['method']}: "
             f"n={fmt(r['n_measured'])}; fit {fmt(fit)}; ratio measured "
             f"{fmt(r['ratio_measured'])}, fit {fmt(r['ratio_fit'])}, "
             f"heuristic {r['heuristic_ratio']}"

@@ -52,8 +52,9 @@ class Scaling:
         ``u = (x - center) / half``.
     mean, std : float
         ``t = (f - mean) / std``.
-    grad_sq_mean : float
-        Mean of ``|dt/du|^2`` over the same points: the scale of the order-1 term.
+    grad_sq_mean, hess_sq_mean : float
+        Means of ``|dt/du|^2`` and ``|d2t/du2|_F^2`` over the same points: the scales
+        of the order-1 and order-2 terms.
     """
 
     center: np.ndarray
@@ -61,6 +62,7 @@ class Scaling:
     mean: float
     std: float
     grad_sq_mean: float
+    hess_sq_mean: float
 
 
 def target_function(name: str, dim: int) -> BenchmarkFunction:
@@ -86,8 +88,10 @@ def scaling_of(name: str, dim: int) -> Scaling:
     std = float(values.std())
     if not (math.isfinite(std) and std > 0):
         raise ValueError(f"target {name!r} (dim {dim}) is constant or non-finite on its domain")
-    grad_sq = float(((f.grad(x) * (hi - lo) / 2 / std) ** 2).sum(1).mean())
-    return Scaling((lo + hi) / 2, (hi - lo) / 2, float(values.mean()), std, grad_sq)
+    half = (hi - lo) / 2
+    grad_sq = float(((f.grad(x) * half / std) ** 2).sum(1).mean())
+    hess_sq = float(((f.hessian(x) * np.outer(half, half) / std) ** 2).sum((1, 2)).mean())
+    return Scaling((lo + hi) / 2, half, float(values.mean()), std, grad_sq, hess_sq)
 
 
 def scaled_data(

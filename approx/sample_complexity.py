@@ -1,35 +1,37 @@
 """Sample complexity of regular vs Sobolev training (paper RQ1).
 
 For a registry target in d = 1, 2, 4, 8, a fixed MLP is trained on the first ``n``
-points of one uniform sample per seed (nested training sets) with order 0 (values),
-order 1 (values + gradients) and, for smooth activations, order 2 (+ Hessians), for
-``n`` on a log grid. The error on the whole domain is measured with
-:mod:`theory.norms` in L^2 and W^{1,2} (relative to the target's norm). Power laws
-``error ~ C n^-a`` are fitted per (target, dim, activation, order) over
-``n >= fit_min_n``; from them (and from the measured curves directly) we report the
-samples needed to reach target errors and the ratio ``n_order0 / n_orderk``, next
-to the counting heuristic: a sample of order k carries ``C(d + k, k)`` constraints
-(``1 + d`` for k = 1), so the heuristic ratio is ``C(d + k, k)``.
+points of one uniform sample per seed (nested training sets) for ``n`` on a log
+grid, by four methods (:data:`METHODS`): ``order0`` (values), ``order1`` (values +
+gradients, balanced weights), ``order1_unit`` (same with unit weights, the paper's
+default) and, for smooth activations, ``order2`` (+ Hessians, balanced). The error
+on the whole domain is measured with :mod:`theory.norms` in L^2 and W^{1,2}
+(relative to the target's norm). Power laws ``error ~ C n^-a`` are fitted per
+(target, dim, activation, method) over ``n >= fit_min_n``; from them (and from the
+measured curves directly) we report the samples needed to reach target errors and
+the ratio ``n_order0 / n_method``, next to the counting heuristic: a sample of order
+k carries ``C(d + k, k)`` constraints (``1 + d`` for k = 1).
 
-Orders 0 and 1 of all seeds are members of one :class:`sobolev.ensemble.MLPEnsemble`
-per cell (same initial weights and data per seed). ``fit_ensemble`` has no order-2
-term, so order-2 cells train one :class:`sobolev.MLP` per seed with
-:func:`sobolev.fit` and ``SobolevLoss(order=2)`` (same initial weights and data).
+Order-0/1 methods of all seeds are members of one
+:class:`sobolev.ensemble.MLPEnsemble` per cell (same initial weights and data per
+seed). ``fit_ensemble`` has no order-2 term, so order-2 cells train one
+:class:`sobolev.MLP` per seed with :func:`sobolev.fit` and
+``SobolevLoss(order=2, weights=(1, w1, w2))`` (same initial weights and data).
 
 Payload schema (``results/approx/samples_<preset>.json``, key ``payload``)
 --------------------------------------------------------------------------
 ``preset``, ``cells``, ``timing``, ``failed_cells`` as in :mod:`approx.universal`;
 ``curves``: list of
 
-    {"function", "dim", "activation", "order", "n": [K], "seeds": [S],
+    {"function", "dim", "activation", "method", "order", "n": [K], "seeds": [S],
      "errors": {"l2": [[S x K]], "w12": [[S x K]]},   # relative errors
      "errors_abs": {...}, "fits": {metric: PowerLawFit.to_dict() or null}}
 
 ``samples_to_target``: list of rows {"function", "dim", "activation", "metric",
-"target", "order", "n_fit" ({value, ci, extrapolated, valid}), "n_measured" (log-log
+"target", "method", "order", "n_fit" ({value, ci, extrapolated, valid}), "n_measured" (log-log
 interpolated first crossing of the geometric-mean curve, or null),
 "ratio_fit" (null unless both crossings lie inside the fitted ranges) and
-"ratio_measured" (n of order 0 / n of this order, null when undefined),
+"ratio_measured" (n of order0 / n of this method, null when undefined),
 "heuristic_ratio" (C(d + k, k)), "polynomial_ratio" (order 1 only: points needed
 to identify a polynomial of degree ``counting_degree`` from values vs values and
 gradients, :func:`theory.sample_complexity.predicted_points`; null otherwise)}.
@@ -52,15 +54,24 @@ from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev.models import ACTIVATIONS
 from theory.sample_complexity import predicted_points
 
-__all__ = ["PRESETS", "cell", "configs", "constraints_per_sample", "summarise"]
+__all__ = ["METHODS", "PRESETS", "cell", "configs", "constraints_per_sample", "summarise"]
 
 SMOOTH = ("softplus", "tanh", "silu", "gelu", "elu", "sigmoid")
 _METRICS = ("l2", "w12")
+#: Method -> (derivative order, weighting). "balanced" weights order k by
+#: ``1 / mean |D^k t|^2`` of the scaled target (fixed Sobol points, not the training
+#: set), so every term starts at comparable size; "unit" is the paper's default.
+METHODS: dict[str, tuple[int, str]] = {
+    "order0": (0, "unit"),
+    "order1": (1, "balanced"),
+    "order1_unit": (1, "unit"),
+    "order2": (2, "balanced"),
+}
 
 _BASE = {
     "function": "styblinski_tang",
     "activations": ["tanh"],
-    "orders": [0, 1, 2],
+    "methods": ["order0", "order1", "order1_unit", "order2"],
     "hidden": [32, 32],
     "lr": 1e-2,
     "schedule": "cosine",
@@ -128,8 +139,8 @@ def configs(preset: dict[str, Any]) -> list[dict[str, Any]]:
         raise ValueError(f"n must be a non-empty list of positive integers, got {ns!r}")
     if sorted(set(ns)) != list(ns):
         raise ValueError(f"n must be strictly increasing, got {ns!r}")
-    if set(preset["orders"]) - {0, 1, 2}:
-        raise ValueError(f"orders must be a subset of [0, 1, 2], got {preset['orders']!r}")
+    if not preset["methods"] or set(preset["methods"]) - set(METHODS):
+        raise ValueError(f"methods must be a subset of {list(METHODS)}, got {preset['methods']!r}")
     if not preset["seeds"]:
         raise ValueError("seeds: need at least one seed")
     out = []
@@ -151,12 +162,12 @@ def configs(preset: dict[str, Any]) -> list[dict[str, Any]]:
                 "schedule": preset["schedule"],
                 "norm_quality": preset["norm_quality"],
             }
-            low = [o for o in preset["orders"] if o < 2]
+            low = [m for m in preset["methods"] if METHODS[m][0] < 2]
             for n in ns:
                 if low:
-                    out.append({**base, "n": int(n), "orders": low})
-                if 2 in preset["orders"] and act in SMOOTH and n <= preset["n_order2_max"]:
-                    out.append({**base, "n": int(n), "orders": [2]})
+                    out.append({**base, "n": int(n), "methods": low})
+                if "order2" in preset["methods"] and act in SMOOTH and n <= preset["n_order2_max"]:
+                    out.append({**base, "n": int(n), "methods": ["order2"]})
     return out
 
 
@@ -173,7 +184,8 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
     name, dim, quality = config["function"], config["dim"], config["norm_quality"]
     scaling = scaling_of(name, dim)
     rows, t0 = [], time.perf_counter()
-    if config["orders"] == [2]:
+    w1, w2 = 1.0 / scaling.grad_sq_mean, 1.0 / scaling.hess_sq_mean
+    if config["methods"] == ["order2"]:
         nets = []
         for s in config["seeds"]:
             u, t, dt, d2t = _data(config, s, 2)
@@ -185,7 +197,7 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
                 net,
                 torch.as_tensor(u, dtype=torch.float32),
                 target,
-                loss=sb.SobolevLoss(order=2),
+                loss=sb.SobolevLoss(order=2, weights=(1.0, w1, w2)),
                 steps=config["steps"],
                 lr=config["lr"],
                 schedule=config["schedule"],
@@ -195,9 +207,9 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
             final = float(hist["total"][-1]) if hist.get("total") else float("nan")
             if not math.isfinite(final):
                 raise FloatingPointError(f"order-2 loss became non-finite (seed {s})")
-            nets.append((s, 2, net, final))
+            nets.append((s, "order2", net, final))
     else:
-        members = [(s, o) for s in config["seeds"] for o in config["orders"]]
+        members = [(s, m) for s in config["seeds"] for m in config["methods"]]
         data = [_data(config, s, 1) for s, _ in members]
         ens = MLPEnsemble.from_seeds(
             dim, 1, config["hidden"], config["activation"], [s for s, _ in members]
@@ -207,7 +219,9 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
             np.stack([d[0] for d in data]).astype(np.float32),
             np.stack([d[1] for d in data]).astype(np.float32),
             np.stack([d[2] for d in data]).astype(np.float32),
-            weights=np.array([(1.0, float(o >= 1)) for _, o in members]),
+            weights=np.array(
+                [(1.0, {"order0": 0.0, "order1": w1, "order1_unit": 1.0}[m]) for _, m in members]
+            ),
             steps=config["steps"],
             lr=config["lr"],
             schedule=config["schedule"],
@@ -219,9 +233,9 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
             for i, ((s, o), net) in enumerate(zip(members, ens.to_models(), strict=True))
         ]
     train_seconds = time.perf_counter() - t0
-    for s, o, net, final in nets:
+    for s, m, net, final in nets:
         errs = errors_of(ScaledNetwork(net, scaling), name, dim, _METRICS, quality)
-        rows.append({"seed": s, "order": o, "train_loss": final, **errs})
+        rows.append({"seed": s, "method": m, "order": METHODS[m][0], "train_loss": final, **errs})
     return {"members": rows, "train_seconds": train_seconds}
 
 
@@ -245,17 +259,19 @@ def summarise(
         if pay is None:
             continue
         for row in pay["members"]:
-            key = (cfg["function"], cfg["dim"], cfg["activation"], row["order"])
+            key = (cfg["function"], cfg["dim"], cfg["activation"], row["method"])
             groups.setdefault(key, {}).setdefault(cfg["n"], {})[row["seed"]] = row
     curves = []
     by_key = {}
-    for (name, dim, act, order), by_n in sorted(groups.items()):
+    for (name, dim, act, method), by_n in sorted(groups.items()):
+        order = METHODS[method][0]
         ns = sorted(by_n)
         seeds = sorted(set.intersection(*(set(by_n[n]) for n in ns)))
         curve = {
             "function": name,
             "dim": dim,
             "activation": act,
+            "method": method,
             "order": order,
             "n": ns,
             "seeds": seeds,
@@ -272,15 +288,16 @@ def summarise(
             if seeds and len(keep) >= 2 and len(keep) * len(seeds) >= 3:
                 fit = fit_power_law([ns[i] for i in keep], [[r[i] for i in keep] for r in rel])
             curve["fits"][m] = None if fit is None else fit.to_dict()
-            by_key[(name, dim, act, order, m)] = (ns, rel, fit)
+            by_key[(name, dim, act, method, m)] = (ns, rel, fit)
         curves.append(curve)
     table = []
     degree = preset.get("counting_degree")
-    for (name, dim, act, order, m), (ns, rel, fit) in sorted(by_key.items()):
+    for (name, dim, act, method, m), (ns, rel, fit) in sorted(by_key.items()):
+        order = METHODS[method][0]
         for eps in preset["targets"].get(m, []):
             n_fit = samples_to_reach(fit, eps) if fit is not None else None
             n_meas = crossing_point(ns, _geo_mean(rel), eps) if rel else None
-            base = by_key.get((name, dim, act, 0, m))
+            base = by_key.get((name, dim, act, "order0", m))
             ratio_fit = ratio_meas = None
             if base is not None and order > 0:
                 b_ns, b_rel, b_fit = base
@@ -300,6 +317,7 @@ def summarise(
                     "activation": act,
                     "metric": m,
                     "target": eps,
+                    "method": method,
                     "order": order,
                     "n_fit": n_fit,
                     "n_measured": n_meas,
@@ -323,7 +341,7 @@ def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) 
             "n": cfg["n"],
         }
         if pay is None:
-            rows.append({**base, "orders": str(cfg["orders"]), "status": "failed"})
+            rows.append({**base, "method": "+".join(cfg["methods"]), "status": "failed"})
             continue
         for r in pay["members"]:
             rows.append({**base, "status": "done", **r})

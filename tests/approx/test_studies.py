@@ -59,10 +59,12 @@ def test_universal_rerun_skips_every_cell(universal_run):
 def test_samples_schema_and_rerun(samples_run):
     out, payload = samples_run
     assert payload["cells"]["failed"] == 0
-    orders = {(c["dim"], c["order"]): c for c in payload["curves"]}
-    assert set(orders) == {(d, o) for d in (1, 2) for o in (0, 1, 2)}
-    assert orders[(1, 0)]["n"] == [4, 16, 64]
-    assert orders[(1, 2)]["n"] == [4, 16]  # n_order2_max = 16
+    curves = {(c["dim"], c["method"]): c for c in payload["curves"]}
+    methods = ("order0", "order1", "order1_unit", "order2")
+    assert set(curves) == {(d, m) for d in (1, 2) for m in methods}
+    assert curves[(1, "order0")]["n"] == [4, 16, 64]
+    assert curves[(1, "order2")]["n"] == [4, 16]  # n_order2_max = 16
+    assert curves[(2, "order1_unit")]["order"] == 1
     for c in payload["curves"]:
         assert set(c["errors"]) == {"l2", "w12"}
         assert all(v > 0 for row in c["errors"]["w12"] for v in row)
@@ -96,7 +98,7 @@ def test_nan_cell_is_recorded_as_failed(tmp_path):
         ("universal", {"activations": ["sigmoid"]}, "activations"),
         ("universal", {"targets": [["beale", 1, 8, [4], []]]}, "beale"),
         ("samples", {"n": [8, 4]}, "increasing"),
-        ("samples", {"orders": [3]}, "orders"),
+        ("samples", {"methods": ["order3"]}, "methods"),
     ],
 )
 def test_bad_presets_fail_before_training(study, change, match, tmp_path):
