@@ -16,6 +16,7 @@ __all__ = ["FIGURES", "render"]
 FIGURES = {
     "styblinski_tang": "paper_figs.styblinski_tang",
     "regression": "paper_figs.regression",
+    "synthetic_gradients": "paper_figs.synthetic_gradients",
 }
 
 DEFAULT_RESULTS = Path("results")
