@@ -49,7 +49,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pool_size": 10_000,
         "fractions": [0.01, 0.05, 0.1, 0.5],
         "seeds": 3,
-        "steps": 400,
+        "steps": 500,
         "batch_size": 128,
         "episodes": 6,
         "max_steps": 2500,
