@@ -11,10 +11,13 @@ Public API::
     loss_fn = SobolevLoss(order=1, weights=None, projections=None)
     model = MLP(in_dim, out_dim, hidden=(256, 256), activation="relu")
     history = fit(model, x, target, loss=loss_fn, steps=..., lr=...)
+    g = estimate_gradients(X, y)         # (N, d) from values only (nearest neighbours)
+    SobolevRegressor(...)                # scikit-learn estimator (sobolev.sklearn)
 """
 
 from sobolev._version import __version__
 from sobolev.derivatives import hessian, hvp, uhv, value_and_jacobian, value_and_jvp, value_and_vjp
+from sobolev.estimate import estimate_gradients
 from sobolev.fit import fit
 from sobolev.loss import SobolevLoss
 from sobolev.models import MLP
@@ -23,8 +26,10 @@ from sobolev.target import Target
 __all__ = [
     "MLP",
     "SobolevLoss",
+    "SobolevRegressor",
     "Target",
     "__version__",
+    "estimate_gradients",
     "fit",
     "hessian",
     "hvp",
@@ -33,3 +38,12 @@ __all__ = [
     "value_and_jvp",
     "value_and_vjp",
 ]
+
+
+def __getattr__(name: str):
+    # scikit-learn is imported only when the estimator is asked for.
+    if name == "SobolevRegressor":
+        from sobolev.sklearn import SobolevRegressor
+
+        return SobolevRegressor
+    raise AttributeError(f"module 'sobolev' has no attribute {name!r}")
