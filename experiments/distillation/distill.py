@@ -270,4 +270,5 @@ def student_return(
     """Mean and standard error of the student's return, actions sampled from it."""
     device = next(student.parameters()).device
     r = play(student.logits, game, episodes=episodes, seed=seed, max_steps=max_steps, device=device)
-    return {"mean": float(r.mean()), "sem": float(r.std(ddof=1) / np.sqrt(len(r)))}
+    sem = float(r.std(ddof=1) / np.sqrt(len(r))) if len(r) > 1 else None
+    return {"mean": float(r.mean()), "sem": sem}

@@ -92,7 +92,11 @@ def validate(cfg: dict[str, Any]) -> None:
             raise ValueError(f"{key} must be a positive integer, got {cfg[key]!r}")
     if cfg["pool_size"] < 100:
         raise ValueError(f"pool_size must be at least 100, got {cfg['pool_size']}")
-    if cfg["device"] != "cpu" and not torch.cuda.is_available() and "cuda" in cfg["device"]:
+    try:
+        device = torch.device(cfg["device"])
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f'device must be "cpu" or "cuda[:k]", got {cfg["device"]!r}') from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {cfg['device']!r} asked for but CUDA is not available")
 
 

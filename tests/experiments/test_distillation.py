@@ -249,3 +249,11 @@ def test_quick_preset_end_to_end(tmp_path):
     # Resuming reuses every cell.
     again = run_study(preset("quick"), tmp_path, progress=False)
     assert again["timing"]["cells_computed"] == 0 and again["rows"] == rows
+
+
+def test_bad_device_is_one_line(tmp_path, capsys):
+    assert main(["distill", "run", "--device", "tpu9", "--out", str(tmp_path)]) == 2
+    assert "device must be" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main(["distill", "run", "--device", "cuda", "--out", str(tmp_path)]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err

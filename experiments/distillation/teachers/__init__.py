@@ -110,7 +110,8 @@ def evaluate_returns(
     """Mean and standard error of the return of ``net`` (None: random policy)."""
     fn = None if net is None else net.logits
     r = play(fn, game, episodes=episodes, seed=seed, max_steps=EVAL_MAX_STEPS)
-    return {"mean": float(r.mean()), "sem": float(r.std(ddof=1) / np.sqrt(len(r)))}
+    sem = float(r.std(ddof=1) / np.sqrt(len(r))) if len(r) > 1 else None
+    return {"mean": float(r.mean()), "sem": sem}
 
 
 def train_teacher(
