@@ -16,6 +16,7 @@ import time
 from experiments.synthetic_gradients.config import METHODS, PRESETS, study_config
 from experiments.synthetic_gradients.data import DATASETS, DataError
 from experiments.synthetic_gradients.models import ALLOWED_MODULES
+from sobolev.models import ACTIVATIONS
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -29,6 +30,8 @@ def _main(args: argparse.Namespace) -> int:
         overrides["data_dir"] = args.data_dir
     if args.steps is not None:
         overrides["steps"] = args.steps
+    if args.critic_activation is not None:
+        overrides["critic_activation"] = args.critic_activation
     try:
         study = study_config(
             args.dataset,
@@ -81,6 +84,12 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast for the network")
+    p.add_argument(
+        "--critic-activation",
+        choices=sorted(ACTIVATIONS),
+        default=None,
+        help="activation of the critics (default relu)",
+    )
     p.add_argument("--unconditioned", action="store_true", help="modules do not see labels")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--out", default="results/sg")

@@ -63,7 +63,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "seeds": 2,
         "cell": {
-            "digits": {"steps": 100, "eval_every": 50, "hidden": [64, 64, 64],
+            "digits": {"steps": 60, "eval_every": 30, "hidden": [64, 64, 64],
                        "module_width": 64, "monitor_size": 128},
             "mnist": {"steps": 500, "eval_every": 100, "hidden": [256, 256, 256]},
             "cifar10": {"steps": 200, "eval_every": 50, "batch_size": 64},

@@ -236,7 +236,7 @@ def test_quick_preset_study_writes_outputs_and_resumes(tmp_path):
     # backprop does not depend on where the (unused) cuts are
     assert rows["backprop", 1]["test_acc_mean"] == rows["backprop", 3]["test_acc_mean"]
     doc = read_result(tmp_path / "digits.json")
-    assert doc["payload"]["curves"]["sobolev/3"]["step"][-1] == 100
+    assert doc["payload"]["curves"]["sobolev/3"]["step"][-1] == 60
     assert "| sobolev |" in (tmp_path / "digits.md").read_text()
     assert (tmp_path / "digits.csv").read_text().count("\n") == 11
     again = run({"preset": "quick", "out": tmp_path})
@@ -246,10 +246,14 @@ def test_quick_preset_study_writes_outputs_and_resumes(tmp_path):
 
 def test_cli_runs_prints_table_and_paths(tmp_path, capsys):
     status = main(["sg", "--methods", "sg", "sobolev", "--modules", "1", "--seeds", "1",
-                   "--steps", "10", "--out", str(tmp_path)])  # fmt: skip
+                   "--steps", "10", "--critic-activation", "softplus",
+                   "--out", str(tmp_path)])  # fmt: skip
     text = capsys.readouterr().out
     assert status == 0
     assert "| sobolev |" in text and str(tmp_path / "digits.json") in text
+    doc = read_result(tmp_path / "digits.json")
+    assert doc["config"]["cell"]["critic_activation"] == "softplus"
+    assert [c["method"] for c in doc["payload"]["cells"]] == ["sg", "sobolev"]
 
 
 def test_cli_reports_missing_data_dir(tmp_path, capsys):
