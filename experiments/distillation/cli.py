@@ -33,6 +33,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg = preset(args.preset)
         overrides = {
             "games": args.games,
+            "methods": args.methods,
             "fractions": args.fractions,
             "seeds": args.seeds,
             "steps": args.steps,
@@ -119,6 +120,7 @@ def register(subparsers) -> None:
     r = sub.add_parser("run", help="run (or resume) the study; options override the preset")
     r.add_argument("--preset", choices=["quick", "full"], default="quick")
     r.add_argument("--games", nargs="+")
+    r.add_argument("--methods", nargs="+", help="regular and/or sobolev")
     r.add_argument("--fractions", nargs="+", type=float, help="training fractions of the pool")
     r.add_argument("--seeds", type=int)
     r.add_argument("--steps", type=int, help="Adam steps per student")

@@ -56,6 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 DEFAULTS: dict[str, Any] = {
+    "methods": list(METHODS),
     "pool_seed": 0,
     "epsilon": 0.05,
     "test_fraction": 0.5,
@@ -83,6 +84,8 @@ def validate(cfg: dict[str, Any]) -> None:
     """Raise ValueError naming the first bad entry of a study config."""
     if not cfg["games"]:
         raise ValueError("games must name at least one game")
+    if not cfg["methods"] or any(m not in METHODS for m in cfg["methods"]):
+        raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {cfg['methods']}")
     for g in cfg["games"]:
         check_game(g)
     for f in cfg["fractions"]:
@@ -117,7 +120,7 @@ def build_cells(cfg: dict[str, Any]) -> list[dict[str, Any]]:
             for kind in ("teacher", "random"):
                 cells.append({**common, "kind": kind, "seed": seed})
             for fraction in cfg["fractions"]:
-                for method in METHODS:
+                for method in cfg["methods"]:
                     cells.append(
                         {
                             **common,
@@ -255,7 +258,7 @@ def summarise(cfg: dict[str, Any], cells: list[dict], payloads: list[dict | None
             vals = [p["mean_return"] for c, p in done if c["game"] == game and c["kind"] == kind]
             ref[kind] = _mean_sem(vals) if vals else (None, None)
         for fraction in cfg["fractions"]:
-            for method in METHODS:
+            for method in cfg["methods"]:
                 sel = [
                     (c, p)
                     for c, p in done
@@ -302,15 +305,16 @@ def markdown_table(rows: list[dict]) -> str:
     ]
     for game, frac in keys:
         reg, sob = by.get((game, frac, "regular")), by.get((game, frac, "sobolev"))
-        if reg is None or sob is None:
-            continue
-        cells = [f"{game}", f"{frac:g} ({reg['n_train']})"]
+        any_row = reg or sob
+        cells = [f"{game}", f"{frac:g} ({any_row['n_train']})"]
         for m in ("test_kl", "test_action_error", "mean_return"):
-            a, b = reg[m], sob[m]
-            better = (b < a) if m != "mean_return" else (b > a)
-            sa, sb_ = _fmt(a, reg[m + "_sem"]), _fmt(b, sob[m + "_sem"])
-            cells += [sa, f"**{sb_}**" if better else sb_]
-        cells.append(_fmt(reg["teacher_return"], reg["teacher_return_sem"]))
+            sa = "-" if reg is None else _fmt(reg[m], reg[m + "_sem"])
+            sb_ = "-" if sob is None else _fmt(sob[m], sob[m + "_sem"])
+            if reg is not None and sob is not None:
+                better = (sob[m] < reg[m]) if m != "mean_return" else (sob[m] > reg[m])
+                sb_ = f"**{sb_}**" if better else sb_
+            cells += [sa, sb_]
+        cells.append(_fmt(any_row["teacher_return"], any_row["teacher_return_sem"]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
