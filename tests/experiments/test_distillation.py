@@ -257,3 +257,18 @@ def test_bad_device_is_one_line(tmp_path, capsys):
     if not torch.cuda.is_available():
         assert main(["distill", "run", "--device", "cuda", "--out", str(tmp_path)]) == 2
         assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_study_config_validation():
+    from experiments.distillation.study import validate
+
+    for key, bad, match in [
+        ("methods", ["jacobian"], "methods"),
+        ("fractions", [0.9], "fraction"),
+        ("steps", 0, "steps"),
+        ("games", ["pong"], "unknown game"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            validate({**preset("quick"), key: bad})
+    with pytest.raises(ValueError, match="preset"):
+        preset("huge")
