@@ -1,8 +1,9 @@
 """Figure scripts: each reads result files only (never trains) and writes PNG and PDF.
 
-Every figure module defines ``REQUIRES`` (result files relative to the results
-folder) and ``draw(results, out) -> list[Path]``. :func:`render` draws the figures
-whose results exist and reports the others as skipped.
+Every figure module defines ``REQUIRES``, per preset (``"paper"`` for the shipped
+full-scale results, ``"quick"`` for ``sobolev reproduce --preset quick``), the result
+files it reads relative to the results folder, and ``draw(paths, out) -> list[Path]``.
+:func:`render` draws the figures whose results exist and reports the others as skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = ["FIGURES", "render"]
 FIGURES = {
     "styblinski_tang": "paper_figs.styblinski_tang",
     "regression": "paper_figs.regression",
+    "distillation": "paper_figs.distillation",
     "synthetic_gradients": "paper_figs.synthetic_gradients",
 }
 
@@ -27,6 +29,7 @@ def render(
     only: list[str] | None = None,
     results: str | Path = DEFAULT_RESULTS,
     out: str | Path = DEFAULT_OUT,
+    preset: str = "paper",
 ) -> dict[str, list[Path] | str]:
     """Draw figures from result files.
 
@@ -38,6 +41,8 @@ def render(
         Folder holding the result files.
     out : path-like
         Folder for the PNG and PDF files.
+    preset : {"paper", "quick"}
+        Which study outputs to read.
 
     Returns
     -------
@@ -50,14 +55,17 @@ def render(
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; choose from {sorted(FIGURES)}")
+    if preset not in ("paper", "quick"):
+        raise ValueError(f'preset must be "paper" or "quick", got {preset!r}')
     results, out = Path(results), Path(out)
     _style.setup()
     report: dict[str, list[Path] | str] = {}
     for name in names:
         module = importlib.import_module(FIGURES[name])
-        missing = [r for r in module.REQUIRES if not (results / r).exists()]
+        paths = [results / r for r in module.REQUIRES[preset]]
+        missing = [str(p) for p in paths if not p.exists()]
         if missing:
-            report[name] = f"skipped: missing {', '.join(str(results / m) for m in missing)}"
+            report[name] = f"skipped: missing {', '.join(missing)}"
             continue
-        report[name] = module.draw(results, out)
+        report[name] = module.draw(paths, out)
     return report

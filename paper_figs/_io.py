@@ -10,9 +10,9 @@ import numpy as np
 from sobolev.results import read_result
 
 
-def payload(results: Path, relpath: str) -> dict[str, Any]:
-    """The verified payload of ``results / relpath``."""
-    return read_result(results / relpath)["payload"]
+def payload(path: Path) -> dict[str, Any]:
+    """The verified payload of a result file."""
+    return read_result(path)["payload"]
 
 
 def array(value: Any) -> np.ndarray:

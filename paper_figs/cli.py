@@ -8,7 +8,7 @@ import argparse
 def _main(args: argparse.Namespace) -> int:
     from paper_figs import render
 
-    report = render(only=args.only, results=args.results, out=args.out)
+    report = render(only=args.only, results=args.results, out=args.out, preset=args.preset)
     for name, outcome in report.items():
         if isinstance(outcome, str):
             print(f"{name:<22}{outcome}")
@@ -25,4 +25,10 @@ def register(subparsers) -> None:
     p.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="figures to draw")
     p.add_argument("--results", default=str(DEFAULT_RESULTS), help="results folder")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder for PNG and PDF")
+    p.add_argument(
+        "--preset",
+        choices=["paper", "quick"],
+        default="paper",
+        help="read the shipped full-scale results or those of a quick reproduction",
+    )
     p.set_defaults(func=_main)

@@ -13,12 +13,12 @@ import numpy as np
 
 from paper_figs import _io, _style
 
-REQUIRES = ("regression/paper.json",)
+REQUIRES = {"paper": ("regression/paper.json",), "quick": ("regression/quick.json",)}
 
 
-def draw(results: Path, out: Path) -> list[Path]:
+def draw(paths: list[Path], out: Path) -> list[Path]:
     """Draw ``regression.png``/``.pdf`` from ``results/regression/paper.json``."""
-    pay = _io.payload(results, REQUIRES[0])
+    pay = _io.payload(paths[0])
     steps = pay["config"]["steps"]
     rows = [r for r in pay["rows"] if r["steps"] == steps]
     functions = list(dict.fromkeys(r["function"] for r in rows))

@@ -15,13 +15,13 @@ import numpy as np
 
 from paper_figs import _io, _style
 
-REQUIRES = ("regression/paper.json",)
+REQUIRES = {"paper": ("regression/paper.json",), "quick": ("regression/quick.json",)}
 N_TRAIN = "20"
 
 
-def draw(results: Path, out: Path) -> list[Path]:
+def draw(paths: list[Path], out: Path) -> list[Path]:
     """Draw ``styblinski_tang.png``/``.pdf`` from ``results/regression/paper.json``."""
-    grids = _io.payload(results, REQUIRES[0])["grids"]["styblinski_tang"]
+    grids = _io.payload(paths[0])["grids"]["styblinski_tang"]
     grid = grids[N_TRAIN] if N_TRAIN in grids else grids[sorted(grids, key=int)[0]]
     x1, x2 = _io.array(grid["x1"]), _io.array(grid["x2"])
     panels = [("true function", _io.array(grid["true_values"]), _io.array(grid["true_gradients"]))]

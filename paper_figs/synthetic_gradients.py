@@ -13,14 +13,14 @@ import matplotlib.pyplot as plt
 
 from paper_figs import _io, _style
 
-REQUIRES = ("sg/digits.json",)
+REQUIRES = {"paper": ("sg/digits.json",), "quick": ("sg/digits.json",)}
 LINESTYLES = ("-", "--", ":")
 METHODS = ("backprop", "sobolev", "critic", "sg", "noprop")
 
 
-def draw(results: Path, out: Path) -> list[Path]:
+def draw(paths: list[Path], out: Path) -> list[Path]:
     """Draw ``synthetic_gradients.png``/``.pdf`` from ``results/sg/digits.json``."""
-    pay = _io.payload(results, REQUIRES[0])
+    pay = _io.payload(paths[0])
     curves = pay["curves"]
     modules = sorted({int(k.split("/")[1]) for k in curves})
     methods = [m for m in METHODS if any(k.startswith(f"{m}/") for k in curves)]
