@@ -17,6 +17,7 @@ __all__ = ["FIGURES", "render"]
 FIGURES = {
     "styblinski_tang": "paper_figs.styblinski_tang",
     "regression": "paper_figs.regression",
+    "universal": "paper_figs.universal",
     "distillation": "paper_figs.distillation",
     "synthetic_gradients": "paper_figs.synthetic_gradients",
 }
