@@ -76,7 +76,7 @@ _BASE = {
     "lr": 1e-2,
     "schedule": "cosine",
     "fit_min_n": 16,
-    "targets": {"l2": [0.1, 0.03], "w12": [0.3, 0.1]},
+    "targets": {"l2": [0.3, 0.1, 0.03], "w12": [0.5, 0.3, 0.1]},
     "norm_quality": "high",
     # Styblinski-Tang is a quartic: the exact polynomial counting of
     # theory.sample_complexity for degree 4 is reported next to C(d + k, k).
@@ -108,9 +108,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {
         **_BASE,
         "dims": [1, 2, 4, 8],
-        "n": [4, 8, 16, 32, 64, 128, 256, 512, 1024],
-        "n_order2_max": 256,
-        "seeds": [0, 1],
+        "n": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+        "n_order2_max": 512,
+        "seeds": [0, 1, 2],
         "steps": 1000,
     },
     "large": {
