@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 demo: install
-	$(VENV)/bin/sobolev demo
+	$(VENV)/bin/sobolev reproduce --preset quick
 
 test: install
 	$(PY) -m ruff check .
