@@ -18,6 +18,7 @@ FIGURES = {
     "styblinski_tang": "paper_figs.styblinski_tang",
     "regression": "paper_figs.regression",
     "universal": "paper_figs.universal",
+    "sample_complexity": "paper_figs.sample_complexity",
     "distillation": "paper_figs.distillation",
     "synthetic_gradients": "paper_figs.synthetic_gradients",
 }

@@ -13,12 +13,14 @@ FILES = {
         "distillation": "distillation/full.json",
         "sg": "sg/digits.json",
         "universal": "approx/universal_full.json",
+        "samples": "approx/samples_full.json",
     },
     "quick": {
         "regression": "regression/quick.json",
         "distillation": "distillation/quick.json",
         "sg": "sg/digits.json",
         "universal": "approx/universal_quick.json",
+        "samples": "approx/samples_quick.json",
     },
 }
 
@@ -118,11 +120,37 @@ def universal(pay: dict) -> str:
     )
 
 
+def samples(pay: dict) -> str:
+    """Training points needed to reach a W^{1,2} error, and the saving over order 0."""
+    out = []
+    for r in pay["samples_to_target"]:
+        if r["metric"] != "w12" or r["method"] == "order0":
+            continue
+        n = r["n_measured"]
+        ratio = r["ratio_measured"]
+        out.append(
+            [
+                r["dim"],
+                r["method"],
+                r["target"],
+                "-" if n is None else f"{n:.0f}",
+                "-" if ratio is None else f"{ratio:.2f}",
+                r["heuristic_ratio"],
+            ]
+        )
+    return (
+        "Sample complexity: points to reach a relative W^{1,2} error (measured), saving "
+        "n_order0 / n_method vs the counting heuristic C(d+k, k)\n"
+        + _table(["d", "method", "target", "n", "saving", "heuristic"], out)
+    )
+
+
 SECTIONS: dict[str, Callable[[dict], str]] = {
     "regression": regression,
     "distillation": distillation,
     "sg": synthetic_gradients,
     "universal": universal,
+    "samples": samples,
 }
 
 
