@@ -21,6 +21,7 @@ FIGURES = {
     "sample_complexity": "paper_figs.sample_complexity",
     "distillation": "paper_figs.distillation",
     "synthetic_gradients": "paper_figs.synthetic_gradients",
+    "theory": "paper_figs.theory",
 }
 
 DEFAULT_RESULTS = Path("results")
