@@ -217,4 +217,14 @@ def markdown(payload: dict[str, Any]) -> str:
                 f"{c['rel_change_values']:+.1%} | {c['rel_change_gradients']:+.1%} | "
                 f"{'yes' if c['converged'] else 'no'} |"
             )
+    out += ["", "## Notes", "", f"- Normalisation: {payload.get('normalisation', 'none')}."]
+    if away:
+        out.append(f"- Kinks: {payload.get('kinks', '')}.")
+    if conv:
+        out.append(
+            "- Cells that miss 10% are reported as measured. With ReLU networks the exact "
+            "first-order loss is discontinuous in the weights (each training point's Jacobian "
+            "jumps when an activation pattern flips), so Sobolev training losses plateau and "
+            "wander instead of settling; see the per-seed training losses in the JSON."
+        )
     return "\n".join(out) + "\n"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from experiments.regression import preset, run, validate
-from experiments.regression.report import CSV_COLUMNS
+from experiments.regression.report import CSV_COLUMNS, markdown
 from sobolev.results import read_result
 
 TINY = {
@@ -55,6 +55,8 @@ def test_quick_preset_end_to_end_schema(tmp_path):
     header = (tmp_path / "quick.csv").read_text().splitlines()[0].split(",")
     assert tuple(header) == CSV_COLUMNS
     md = (tmp_path / "quick.md").read_text()
+    # Tables regenerate from the result file alone, without retraining.
+    assert markdown(doc["payload"]) == md
     assert "| 20 | sobolev |" in md and "styblinski_tang" in md
 
 
