@@ -123,4 +123,17 @@ def register(subparsers) -> None:
         q.add_argument("--scheduler", default=None, help="dask scheduler address")
         q.add_argument("--no-progress", action="store_true")
         q.set_defaults(func=_main, approx_study=name)
+    q = sub.add_parser(
+        "theorems",
+        help="figure data of Theorem 1, the interpolation Proposition and Theorem 2 (no training)",
+    )
+    q.add_argument("--out", default="results/approx", help="output folder")
+    q.set_defaults(func=_theorems)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _theorems(args: argparse.Namespace) -> int:
+    from approx.theorems import run
+
+    print(f"wrote {run(args.out)}")
+    return 0

@@ -124,3 +124,17 @@ def test_cli_reuses_cells(universal_run, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "interp." in text and "0 done, 6 skipped" in text
+
+
+def test_theorems_figure_data(tmp_path):
+    from approx.theorems import run
+    from sobolev.results import read_result
+
+    pay = read_result(run(tmp_path))["payload"]
+    t1 = pay["theorem1"]
+    assert abs(t1["rate_w1inf"] + 1) < 0.15 and abs(t1["rate_w12"] + 1) < 0.15
+    assert len(t1["x"]) == len(t1["h"]) == len(t1["dh"])
+    assert all(r["loss"] < 1e-20 for r in pay["interpolation"]["losses"])
+    t2 = pay["theorem2"]
+    assert min(r["max_error"] for r in t2["inconsistent"]) >= t2["bound"] - 1e-9
+    assert min(r["max_error"] for r in t2["consistent"]) < 1e-6
