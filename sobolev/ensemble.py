@@ -36,7 +36,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sobolev._validation import as_tensor, check_finite, check_positive_int
+from sobolev._training import check_schedule, learning_rate, minibatches
+from sobolev._validation import as_tensor, check_finite
 from sobolev.fit import progress_enabled
 from sobolev.models import MLP
 
@@ -339,11 +340,6 @@ def fit_ensemble(
     """
     if not isinstance(ensemble, MLPEnsemble):
         raise ValueError(f"ensemble must be an MLPEnsemble, got {type(ensemble).__name__}")
-    steps = check_positive_int(steps, "steps", minimum=0)
-    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
     ref = ensemble.weights[0]
     e, d, m = ensemble.n_members, ensemble.in_dim, ensemble.out_dim
     xt = as_tensor(x, "x", like=ref)
@@ -372,32 +368,24 @@ def fit_ensemble(
         if dyt.ndim == 3 and m == 1:
             dyt = dyt.unsqueeze(2)
         dyt = _as_members(dyt, "dy", ref, (e, n, m, d))
-    if batch_size is not None:
-        batch_size = min(check_positive_int(batch_size, "batch_size"), n)
+    steps, batch_size = check_schedule(steps, lr, schedule, batch_size, n)
 
     params = list(ensemble.parameters())
     opt = torch.optim.Adam(params, lr=lr, fused=True)
     hist = {k: torch.zeros(steps, e, dtype=ref.dtype) for k in ("total", "order0", "order1")}
     lrs = np.zeros(steps)
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.empty(0, dtype=torch.long)
-    cursor = 0
+    batches = minibatches(n, batch_size, torch.Generator().manual_seed(seed))
     w0, w1 = w[:, 0], w[:, 1]
     bar = tqdm(range(steps), disable=not progress_enabled(progress), desc="ensemble", leave=False)
     for step in bar:
-        step_lr = (
-            lr if schedule == "constant" else 0.5 * lr * (1 + math.cos(math.pi * step / steps))
-        )
+        step_lr = learning_rate(lr, schedule, step, steps)
         for group in opt.param_groups:
             group["lr"] = step_lr
         lrs[step] = step_lr
-        if batch_size is None or batch_size == n:
+        idx = next(batches)
+        if idx is None:
             xb, yb, dyb = xt, yt, dyt
         else:
-            if cursor + batch_size > order.numel():
-                order, cursor = torch.randperm(n, generator=generator), 0
-            idx = order[cursor : cursor + batch_size]
-            cursor += batch_size
             xb, yb = xt[:, idx], yt[:, idx]
             dyb = None if dyt is None else dyt[:, idx]
         opt.zero_grad(set_to_none=True)

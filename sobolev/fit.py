@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from sobolev._validation import check_inputs, check_positive_int
+from sobolev._training import check_schedule, learning_rate, minibatches
+from sobolev._validation import check_inputs
 from sobolev.loss import SobolevLoss
 from sobolev.target import Target
 
@@ -89,11 +90,6 @@ def fit(
             "target must be a sobolev.Target (Target.from_arrays or Target.from_function), "
             f"got {type(target).__name__}"
         )
-    steps = check_positive_int(steps, "steps", minimum=0)
-    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
     loss = SobolevLoss(order=1) if loss is None else loss
     if not isinstance(loss, SobolevLoss):
         raise ValueError(f"loss must be a sobolev.SobolevLoss, got {type(loss).__name__}")
@@ -104,32 +100,26 @@ def fit(
     n = x.shape[0]
     if not target.is_function and len(target) != n:
         raise ValueError(f"x has N = {n} samples but target has {len(target)}")
-    if batch_size is not None:
-        batch_size = min(check_positive_int(batch_size, "batch_size"), n)
+    steps, batch_size = check_schedule(steps, lr, schedule, batch_size, n)
 
     make_opt = optimizer or torch.optim.Adam
     opt = make_opt(params, lr=lr, weight_decay=weight_decay)
     history: dict[str, list[float]] = {"total": [], "lr": []}
     history.update({f"order{k}": [] for k in range(loss.order + 1)})
     generator = torch.Generator().manual_seed(seed)
-    order = torch.empty(0, dtype=torch.long)
-    cursor = 0
+    batches = minibatches(n, batch_size, generator)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         bar = tqdm(range(steps), disable=not progress_enabled(progress), desc="fit", leave=False)
         for step in bar:
-            step_lr = (
-                lr if schedule == "constant" else 0.5 * lr * (1 + math.cos(math.pi * step / steps))
-            )
+            step_lr = learning_rate(lr, schedule, step, steps)
             for group in opt.param_groups:
                 group["lr"] = step_lr
-            if batch_size is None or batch_size == n:
+            idx = next(batches)
+            if idx is None:
                 xb, tb = x, target
             else:
-                if cursor + batch_size > order.numel():
-                    order, cursor = torch.randperm(n, generator=generator), 0
-                idx = order[cursor : cursor + batch_size].to(x.device)
-                cursor += batch_size
+                idx = idx.to(x.device)
                 xb, tb = x[idx], target[idx]
             opt.zero_grad(set_to_none=True)
             value = loss(model, xb, tb, generator=generator)
