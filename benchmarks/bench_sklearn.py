@@ -39,17 +39,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sobolev.sklearn import SobolevRegressor
-from theory.functions import get
+from theory.functions import PAPER_FUNCTIONS, get
 
-PAPER_FUNCTIONS = (
-    "ackley",
-    "beale",
-    "booth",
-    "bukin_n6",
-    "mccormick",
-    "rosenbrock",
-    "styblinski_tang",
-)
 METHODS = ("given", "estimate", "none", "MLPRegressor")
 # Test gradient error of the Sobolev variants, and the error of the estimated
 # gradients at the training points (what "estimate" is trained to match).

@@ -44,17 +44,10 @@ import copy
 import math
 from typing import Any
 
+from theory.functions import PAPER_FUNCTIONS
+
 METHODS: tuple[str, ...] = ("regular", "sobolev", "sobolev_estimated")
 
-PAPER_FUNCTIONS: tuple[str, ...] = (
-    "ackley",
-    "beale",
-    "booth",
-    "bukin_n6",
-    "mccormick",
-    "rosenbrock",
-    "styblinski_tang",
-)
 
 _BASE: dict[str, Any] = {
     "name": "custom",
