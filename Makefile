@@ -8,7 +8,7 @@ EXTRAS ?= test
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test figures lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: install
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
 
+figures: install
+	$(VENV)/bin/sobolev figures
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -39,6 +42,9 @@ format: install
 
 bench: install
 	$(PY) benchmarks/bench_loss.py
+	$(PY) benchmarks/bench_regression.py
+	$(PY) benchmarks/bench_sg.py
+	$(PY) benchmarks/bench_distill.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache build *.egg-info
