@@ -24,7 +24,7 @@ import time
 import torch
 
 import sobolev as sb
-from experiments.distillation.distill import _Recorded, teacher_jacobians
+from experiments.distillation.distill import teacher_jacobians
 from experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
 from experiments.distillation.teachers import TeacherNet
 
@@ -50,14 +50,12 @@ def main() -> None:
     out_side = sb.SobolevLoss(order=1, weights=[0.0, 1.0], projections=1, side="output")
     in_side = sb.SobolevLoss(order=1, weights=[0.0, 1.0], projections=1, side="input")
 
-    recorded = _Recorded(s_logp)
-
     def step(loss_fn=None, target=None, shared=True):
         if loss_fn is None:
             loss = kl_divergence(lt, s_logp(x))
         elif shared:
-            term = loss_fn(recorded, x, target, generator=gen)
-            loss = kl_divergence(lt, recorded.last) + term
+            term = loss_fn(s_logp, x, target, generator=gen)
+            loss = kl_divergence(lt, loss_fn.output) + term
         else:
             loss = kl_divergence(lt, s_logp(x)) + loss_fn(s_logp, x, target, generator=gen)
         opt.zero_grad(set_to_none=True)

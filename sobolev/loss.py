@@ -75,6 +75,10 @@ class SobolevLoss:
     components : dict of str to float
         The last call's unweighted per-order terms ``"order0"``, ``"order1"``,
         ``"order2"`` and the weighted ``"total"``.
+    output : Tensor or None
+        The model's values (N, m) from the last call, with their graph, so a caller
+        adding a loss of its own on the values (e.g. a KL with ``w_0 = 0``) reuses
+        this forward pass instead of evaluating the model again.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class SobolevLoss:
             raise ValueError(f'side must be "input" or "output", got {side!r}')
         self.side = side
         self.components: dict[str, float] = {}
+        self.output: torch.Tensor | None = None
         self._warned = False
 
     def __repr__(self) -> str:
@@ -172,6 +177,7 @@ class SobolevLoss:
                     f"model output has shape {tuple(y.shape)} but target values have shape "
                     f"{tuple(y_t.shape)}: their number of outputs m must agree"
                 )
+            self.output = y
             terms = [((y - y_t) ** 2).sum(1).mean()]
             if order >= 1:
                 terms += self._derivative_terms(y, xg, x, target, n, d, generator)

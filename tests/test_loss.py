@@ -225,3 +225,13 @@ def test_bad_call_arguments():
         loss(f, x * float("inf"), sb.Target.from_arrays(torch.zeros(4), torch.zeros(4, 2)))
     with pytest.raises(ValueError, match=r"target must be a sobolev.Target"):
         loss(f, x, torch.zeros(4))
+
+
+def test_output_is_the_model_values_of_the_last_call_with_their_graph():
+    f = net(3, 2)
+    x = torch.randn(4, 3)
+    loss = sb.SobolevLoss(order=1, weights=[0.0, 1.0])
+    loss(f, x, sb.Target.from_function(net(3, 2, seed=1)))
+    torch.testing.assert_close(loss.output, f(x))
+    loss.output.sum().backward()
+    assert all(p.grad is not None for p in f.parameters())

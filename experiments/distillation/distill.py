@@ -21,7 +21,7 @@ and the states are fixed; ``"autodiff"`` passes the teacher itself
 (``Target.from_function``) and differentiates it at every step. Both give the same
 loss up to rounding (tested); precomputing makes the Sobolev step cheaper (a regular
 step also uses precomputed teacher log-probabilities). The KL of a Sobolev step
-reuses the student forward pass made inside ``SobolevLoss``.
+reuses the student forward pass made inside ``SobolevLoss`` (``SobolevLoss.output``).
 
 ``w1`` (``sobolev_weight``) is either a number or ``"auto"``: ``1 / s1`` with ``s1`` the
 mean squared Frobenius norm of the teacher's log-policy Jacobian on (up to 1024 of)
@@ -90,17 +90,6 @@ def teacher_jacobians(teacher_logp, x: torch.Tensor, batch_size: int = 2048) -> 
             for s in range(0, len(x), batch_size)
         ]
     )
-
-
-class _Recorded:
-    """Calls ``fn`` and keeps its last output, to share one forward pass between losses."""
-
-    def __init__(self, fn):
-        self.fn, self.last = fn, None
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        self.last = self.fn(x)
-        return self.last
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator):
@@ -218,7 +207,6 @@ def distill(
                 f'sobolev_weight must be a number >= 0 or "auto", got {sobolev_weight!r}'
             )
         sobolev_loss = sb.SobolevLoss(order=1, weights=[0.0, w1], projections=1, side=side)
-        recorded = _Recorded(student_logp)
     batch_gen = torch.Generator().manual_seed(seed)
     proj_gen = torch.Generator().manual_seed(seed + 7919)
     batches = _batches(len(x_train), min(batch_size, len(x_train)), batch_gen)
@@ -230,9 +218,9 @@ def distill(
         if sobolev_loss is None:
             loss = kl_divergence(logp_train[idx], student_logp(x))
         else:
-            derivative_term = sobolev_loss(recorded, x, target[idx], generator=proj_gen)
-            # SobolevLoss evaluated the student once at x; its KL reuses that forward pass.
-            loss = kl_divergence(logp_train[idx], recorded.last) + derivative_term
+            derivative_term = sobolev_loss(student_logp, x, target[idx], generator=proj_gen)
+            # SobolevLoss evaluated the student once at x; the KL reuses that forward pass.
+            loss = kl_divergence(logp_train[idx], sobolev_loss.output) + derivative_term
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
