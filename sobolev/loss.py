@@ -52,6 +52,10 @@ class SobolevLoss:
       above; the squared residuals are multiplied by ``m`` (order 1) and ``m d``
       (order 2). Cheaper when the model has many outputs.
 
+    A model defining its own forward-mode rule ``model.value_and_jvp(x, v)`` (see
+    :mod:`sobolev.derivatives`) is called through it for ``order=1, side="input"``,
+    with the same draws, so the loss is the same as by autodiff.
+
     With these factors and the mean over the ``k`` draws, each stochastic term is an
     unbiased estimate of the corresponding exact term.
 
@@ -168,9 +172,18 @@ class SobolevLoss:
         self._check(model, x, target)
         order, n, d = self.order, x.shape[0], x.shape[1]
         w = self.resolve_weights(target, x)
+        custom = None
+        if order == 1 and self.projections is not None and self.side == "input":
+            custom = D._custom_jvp(model)
         with torch.enable_grad():
-            xg = x.detach().requires_grad_(order > 0)
-            y = D._evaluate(model, xg)
+            if custom is None:
+                xg = x.detach().requires_grad_(order > 0)
+                y = D._evaluate(model, xg)
+            else:
+                # Same draws, in the same order, as the autodiff path below.
+                vs = [sphere(n, d, like=x, generator=generator) for _ in range(self.projections)]
+                pairs = [D._apply_custom_jvp(custom, x, v) for v in vs]
+                y = pairs[0][0]
             y_t = target.values(x)
             if y_t.shape != y.shape:
                 raise ValueError(
@@ -179,7 +192,13 @@ class SobolevLoss:
                 )
             self.output = y
             terms = [((y - y_t) ** 2).sum(1).mean()]
-            if order >= 1:
+            if custom is not None:
+                residuals = [
+                    ((Jv - target.jvp(x, v)) ** 2).sum(1).mean()
+                    for (_, Jv), v in zip(pairs, vs, strict=True)
+                ]
+                terms.append(d * sum(residuals) / self.projections)
+            elif order >= 1:
                 terms += self._derivative_terms(y, xg, x, target, n, d, generator)
         total = sum(wk * t for wk, t in zip(w, terms, strict=True))
         self.components = {f"order{k}": float(t.detach()) for k, t in enumerate(terms)}
@@ -229,7 +248,9 @@ class SobolevLoss:
             return terms
         sums = [0.0] * order
         for _ in range(self.projections):
-            v = sphere(n, d, like=x, generator=generator)
+            # Order 1 on the output side needs no input direction: draw none.
+            if self.side == "input" or order >= 2:
+                v = sphere(n, d, like=x, generator=generator)
             if self.side == "input":
                 sums[0] = sums[0] + d * ((D._jvp(y, xg, v) - target.jvp(x, v)) ** 2).sum(1).mean()
                 if order >= 2:

@@ -180,3 +180,50 @@ def test_bad_input_raises_clear_errors(call, match):
     f = net(2, 1)
     with pytest.raises(ValueError, match=match):
         call(f, torch.randn(4, 2))
+
+
+class _WithRule(nn.Module):
+    """A tanh MLP with a hand-written forward-mode rule, optionally scaled (wrong)."""
+
+    def __init__(self, scale=1.0, bad_shape=False):
+        super().__init__()
+        self.net = net(3, 2)
+        self.scale, self.bad_shape = scale, bad_shape
+
+    def forward(self, x):
+        return self.net(x)
+
+    def value_and_jvp(self, x, v):
+        y, Jv = torch.func.jvp(self.net, (x,), (v,))
+        return (y, Jv[:, :1]) if self.bad_shape else (y, self.scale * Jv)
+
+
+def test_value_and_jvp_uses_a_models_own_rule_unless_told_not_to():
+    x, v = torch.randn(6, 3), torch.randn(6, 3)
+    honest, scaled = _WithRule(), _WithRule(scale=3.0)
+    scaled.net.load_state_dict(honest.net.state_dict())
+    y, Jv = sb.value_and_jvp(honest, x, v)
+    y_ad, Jv_ad = sb.value_and_jvp(honest, x, v, custom=False)
+    torch.testing.assert_close(y, y_ad)
+    torch.testing.assert_close(Jv, Jv_ad)
+    torch.testing.assert_close(Jv, torch.einsum("nmd,nd->nm", reference_jacobian(honest, x), v))
+    # The rule really is the one called: a deliberately wrong rule shows through.
+    torch.testing.assert_close(sb.value_and_jvp(scaled, x, v)[1], 3.0 * Jv_ad)
+    assert not sb.value_and_jvp(honest, x, v, create_graph=False)[1].requires_grad
+
+
+def test_a_custom_rule_returning_the_wrong_shape_is_refused():
+    with pytest.raises(ValueError, match=r"value_and_jvp\(x, v\) .* same shape"):
+        sb.value_and_jvp(_WithRule(bad_shape=True), torch.randn(4, 3), torch.randn(4, 3))
+
+
+def test_a_custom_rule_returning_something_else_is_refused():
+    class Bad(nn.Module):
+        def forward(self, x):
+            return x
+
+        def value_and_jvp(self, x, v):
+            return x
+
+    with pytest.raises(ValueError, match="tuple"):
+        sb.value_and_jvp(Bad(), torch.randn(4, 3), torch.randn(4, 3))

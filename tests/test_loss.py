@@ -235,3 +235,44 @@ def test_output_is_the_model_values_of_the_last_call_with_their_graph():
     torch.testing.assert_close(loss.output, f(x))
     loss.output.sum().backward()
     assert all(p.grad is not None for p in f.parameters())
+
+
+class _WithRule(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = net(4, 2, "softplus")
+
+    def forward(self, x):
+        return self.net(x)
+
+    def value_and_jvp(self, x, v):
+        return torch.func.jvp(self.net, (x,), (v,))
+
+
+@pytest.mark.parametrize("projections", [1, 3])
+def test_a_models_own_forward_mode_rule_gives_the_autodiff_loss_and_gradients(projections):
+    model, g = _WithRule(), net(4, 2, "softplus", seed=1)
+    x = torch.randn(7, 4)
+    target = sb.Target.from_function(g)
+    loss = sb.SobolevLoss(order=1, weights=[0.5, 2.0], projections=projections, side="input")
+    params = list(model.parameters())
+    a = loss(model, x, target, generator=torch.Generator().manual_seed(4))
+    ga = torch.autograd.grad(a, params)
+    b = loss(model.net, x, target, generator=torch.Generator().manual_seed(4))  # no rule
+    gb = torch.autograd.grad(b, params)
+    torch.testing.assert_close(a, b)
+    assert float(a.detach()) > 0
+    for p, q in zip(ga, gb, strict=True):
+        torch.testing.assert_close(p, q)
+    torch.testing.assert_close(loss.output, model(x))
+
+
+def test_first_order_output_side_draws_only_output_directions():
+    d, m, n = 5, 3, 6
+    f, g = net(d, m, seed=0), net(d, m, seed=1)
+    x = torch.randn(n, d)
+    loss = sb.SobolevLoss(order=1, weights=[0.0, 1.0], projections=1, side="output")
+    value = loss(f, x, sb.Target.from_function(g), generator=torch.Generator().manual_seed(9))
+    u = sb.loss.sphere(n, m, like=x, generator=torch.Generator().manual_seed(9))
+    r = sb.value_and_vjp(f, x, u)[1] - sb.value_and_vjp(g, x, u)[1]
+    torch.testing.assert_close(value, m * (r**2).sum(1).mean())

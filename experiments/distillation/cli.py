@@ -128,7 +128,11 @@ def register(subparsers) -> None:
     r.add_argument("--batch-size", type=int)
     r.add_argument("--episodes", type=int, help="episodes per return measurement")
     r.add_argument("--sobolev-weight", help='weight w1 of the derivative term, or "auto"')
-    r.add_argument("--side", choices=["output", "input"], help="side of the projections")
+    r.add_argument(
+        "--side",
+        choices=["output", "input"],
+        help="side of the projections (default input: the cheaper step)",
+    )
     r.add_argument("--device", help="cpu (default) or cuda")
     r.add_argument("--teacher-dir", help="folder with manifest.json (default: shipped)")
     r.add_argument("--name", help="result file name (default: the preset's)")

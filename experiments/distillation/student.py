@@ -8,6 +8,12 @@ the same policy and policy Jacobian), so matching raw-logit Jacobians would pena
 differences that do not change the policy. Log-probabilities remove that freedom
 (they equal logits centred by the log-partition function) and are the quantity the
 KL is written in.
+
+The student's log-policy map carries its own forward-mode rule (``value_and_jvp``,
+used by ``sobolev.SobolevLoss`` on the input side): the network and its linearisation
+at ``x`` run as one stacked batch, so the convolution's tangent is one more
+convolution. Autodiff instead needs the convolution's input gradient and its double
+backward, which on 10x10 frames is several times slower than the convolution itself.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["StudentNet", "flat_log_policy", "kl_divergence"]
+__all__ = ["LogPolicy", "StudentLogPolicy", "StudentNet", "flat_log_policy", "kl_divergence"]
 
 
 class StudentNet(nn.Module):
@@ -49,11 +56,28 @@ class StudentNet(nn.Module):
         """Same as ``forward``; the interface :func:`envs.play` expects."""
         return self(obs)
 
+    def logits_and_jvp(
+        self, obs: torch.Tensor, tangent: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, A) at ``obs`` and their derivative along ``tangent`` (B, A).
 
-def flat_log_policy(
-    logits_fn: Callable[[torch.Tensor], torch.Tensor], obs_shape: tuple[int, int, int]
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Wrap a policy as the map the library differentiates: (N, d) -> (N, A).
+        ``obs`` and ``tangent`` have shape (B, 10, 10, C). The tangent goes through the
+        same layers without biases, masked by the ReLU pattern at ``obs`` (ReLU'(0) = 0,
+        as autograd), stacked with ``obs`` into one batch of 2B.
+        """
+        n = obs.shape[0]
+        h = F.conv2d(torch.cat([obs, tangent]).permute(0, 3, 1, 2), self.conv.weight)
+        h_x = h[:n] + self.conv.bias[:, None, None]
+        on = h_x > 0
+        z = F.linear(torch.cat([h_x * on, h[n:] * on]).flatten(1), self.fc.weight)
+        z_x = z[:n] + self.fc.bias
+        on = z_x > 0
+        o = F.linear(torch.cat([z_x * on, z[n:] * on]), self.policy.weight)
+        return o[:n] + self.policy.bias, o[n:]
+
+
+class LogPolicy:
+    """A policy as the map the library differentiates: (N, d) -> (N, A) log-probabilities.
 
     Parameters
     ----------
@@ -61,17 +85,57 @@ def flat_log_policy(
         Observations (N, 10, 10, C) to logits (N, A).
     obs_shape : tuple
         (10, 10, C); ``d = 100 C``.
+    """
+
+    def __init__(
+        self, logits_fn: Callable[[torch.Tensor], torch.Tensor], obs_shape: tuple[int, int, int]
+    ) -> None:
+        self.logits_fn = logits_fn
+        self.obs_shape = tuple(obs_shape)
+
+    def _frames(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.obs_shape)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``log_softmax(logits_fn(x.reshape(N, 10, 10, C)))`` of shape (N, A)."""
+        return torch.log_softmax(self.logits_fn(self._frames(x)), dim=1)
+
+
+class StudentLogPolicy(LogPolicy):
+    """:class:`LogPolicy` of a :class:`StudentNet`, with its own forward-mode rule."""
+
+    def value_and_jvp(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities (N, A) at ``x`` (N, d) and their derivative along ``v`` (N, d).
+
+        The tangent of ``log_softmax`` at logits ``z`` along ``t`` is
+        ``t - sum_a softmax(z)_a t_a``.
+        """
+        z, t = self.logits_fn.logits_and_jvp(self._frames(x), self._frames(v))
+        logp = torch.log_softmax(z, dim=1)
+        return logp, t - (logp.exp() * t).sum(1, keepdim=True)
+
+
+def flat_log_policy(
+    logits_fn: Callable[[torch.Tensor], torch.Tensor], obs_shape: tuple[int, int, int]
+) -> LogPolicy:
+    """Wrap a policy as the map the library differentiates: (N, d) -> (N, A).
+
+    Parameters
+    ----------
+    logits_fn : callable
+        Observations (N, 10, 10, C) to logits (N, A); a :class:`StudentNet` gets a
+        :class:`StudentLogPolicy` (with the forward-mode rule).
+    obs_shape : tuple
+        (10, 10, C); ``d = 100 C``.
 
     Returns
     -------
-    callable
+    LogPolicy
         ``x (N, d) -> log_softmax(logits_fn(x.reshape(N, 10, 10, C)))`` of shape (N, A).
     """
-
-    def log_policy(x: torch.Tensor) -> torch.Tensor:
-        return torch.log_softmax(logits_fn(x.reshape(x.shape[0], *obs_shape)), dim=1)
-
-    return log_policy
+    if isinstance(logits_fn, StudentNet):
+        return StudentLogPolicy(logits_fn, obs_shape)
+    return LogPolicy(logits_fn, obs_shape)
 
 
 def kl_divergence(logp_teacher: torch.Tensor, logp_student: torch.Tensor) -> torch.Tensor:

@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "test_fraction": 0.5,
     "lr": 1e-3,
     "sobolev_weight": "auto",
-    "side": "output",
+    "side": "input",
     "teacher_derivatives": "precomputed",
     "eval_every": 25,
     "curve_states": 2000,

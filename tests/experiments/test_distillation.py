@@ -81,6 +81,30 @@ def test_precomputed_teacher_jacobians_equal_autodiff(side, float64):
     assert torch.allclose(a, b, rtol=1e-10)
 
 
+def test_student_forward_mode_rule_equals_autodiff(float64):
+    """The stacked primal/tangent pass against the double-VJP trick and against
+    central differences, values, J v and parameter gradients of a loss on J v."""
+    student = StudentNet(SHAPE[2], 3).double()
+    s_logp = flat_log_policy(student, SHAPE)
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.rand(12, 400, generator=gen) < 0.2).double()
+    v = torch.randn(12, 400, generator=gen, dtype=torch.float64)
+    y, Jv = s_logp.value_and_jvp(x, v)
+    y_ad, Jv_ad = sb.value_and_jvp(s_logp, x, v, custom=False)
+    torch.testing.assert_close(y, y_ad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(Jv, Jv_ad, rtol=1e-10, atol=1e-12)
+    with torch.no_grad():
+        eps = 1e-6
+        fd = (s_logp(x + eps * v) - s_logp(x - eps * v)) / (2 * eps)
+    torch.testing.assert_close(Jv.detach(), fd, rtol=1e-5, atol=1e-7)
+    params = list(student.parameters())
+    g = torch.autograd.grad((Jv**2).sum() + y.sum(), params)
+    g_ad = torch.autograd.grad((Jv_ad**2).sum() + y_ad.sum(), params)
+    for a, b in zip(g, g_ad, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert not hasattr(flat_log_policy(random_teacher().logits, SHAPE), "value_and_jvp")
+
+
 def test_split_pool_disjoint_and_sized():
     train, test = split_pool(1000, 0.1, test_fraction=0.5, seed=3)
     assert len(train) == 100 and len(test) == 500
