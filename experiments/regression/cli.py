@@ -13,6 +13,8 @@ def _main(args: argparse.Namespace) -> int:
     from experiments.regression.driver import run
 
     torch.set_num_threads(1)
+    if args.report_only:
+        return _report_only(args)
     cfg = preset(args.preset)
     overrides = {
         "functions": args.functions,
@@ -51,6 +53,23 @@ def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_only(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from experiments.regression.driver import regenerate
+    from sobolev.results import CorruptResultError
+
+    path = Path(args.out) / f"{args.name or args.preset}.json"
+    try:
+        regenerate(path)
+    except (FileNotFoundError, CorruptResultError, ValueError) as exc:
+        print(f"sobolev regression --report-only: {exc}", file=sys.stderr)
+        return 2
+    print(path.with_suffix(".md").read_text())
+    print(f"rewrote {path.with_suffix('.csv')} and .md from {path} (no training; JSON unchanged)")
+    return 0
+
+
 def register(subparsers) -> None:
     """Add the ``regression`` subcommand."""
     p = subparsers.add_parser(
@@ -75,6 +94,11 @@ def register(subparsers) -> None:
         help="also train with twice the steps and report the relative change",
     )
     p.add_argument("--name", help="result file name (default: the preset's)")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite OUT/NAME.csv and .md from the stored OUT/NAME.json (no training)",
+    )
     p.add_argument("--backend", choices=["loky", "sequential", "dask"], default="loky")
     p.add_argument("--jobs", type=int, default=None, help="worker processes")
     p.add_argument("--scheduler", help="dask scheduler address (backend dask)")

@@ -11,7 +11,7 @@ from experiments.regression import report
 from experiments.regression.config import preset, validate
 from experiments.regression.study import cell_configs, run_cell
 
-__all__ = ["run"]
+__all__ = ["regenerate", "run"]
 
 NORMALISATION = (
     "inputs u = (x - c) / r with c, r the centre and half-widths of the domain; values "
@@ -93,7 +93,13 @@ def run(
         details = "\n".join(f"cell {h}:\n{err}" for h, err in sweep.errors.items())
         raise RuntimeError(f"{sweep.failed} of {len(cells)} cells failed:\n{details}")
     rows = report.summary_rows(cells, sweep.payloads)
-    convergence = report.convergence_rows(rows, cfg["steps"]) if cfg["convergence_check"] else []
+    per_seed = [
+        {"cell": c, "methods": p["methods"], "kink": p.get("kink")}
+        for c, p in zip(cells, sweep.payloads, strict=True)
+    ]
+    convergence = (
+        report.convergence_rows(rows, cfg["steps"], per_seed) if cfg["convergence_check"] else []
+    )
     grids: dict[str, dict[str, Any]] = {}
     for cell, pay in zip(cells, sweep.payloads, strict=True):
         if pay.get("grid"):
@@ -102,10 +108,7 @@ def run(
         "config": cfg,
         "rows": rows,
         "convergence": convergence,
-        "cells": [
-            {"cell": c, "methods": p["methods"], "kink": p.get("kink")}
-            for c, p in zip(cells, sweep.payloads, strict=True)
-        ],
+        "cells": per_seed,
         "grids": grids,
         "normalisation": NORMALISATION if cfg["normalise"] else "none",
         "kinks": KINKS,
@@ -127,4 +130,44 @@ def run(
         write_result(out_dir / f"{name}.json", payload, cfg)
         atomic_write_text(out_dir / f"{name}.csv", report.to_csv(rows))
         atomic_write_text(out_dir / f"{name}.md", report.markdown(payload))
+    return payload
+
+
+def regenerate(path: str | os.PathLike) -> dict[str, Any]:
+    """Rewrite the CSV and Markdown tables of a stored result from its per-seed numbers.
+
+    No training and no change to the JSON: the file is read and verified
+    (:func:`sobolev.results.read_result`), its summary is recomputed from the per-seed
+    numbers by :func:`experiments.regression.report.rebuild` (which checks that the
+    recomputed numbers equal the stored ones), and ``<name>.csv`` / ``<name>.md`` are
+    written beside it. Use it after a change to the report's layout.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``<name>.json`` written by :func:`run`.
+
+    Returns
+    -------
+    dict
+        The rebuilt payload (``rows`` and ``convergence`` with the paired statistics).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    sobolev.results.CorruptResultError
+        The file fails its checksum.
+    ValueError
+        The stored summary disagrees with the per-seed numbers.
+    """
+    from sobolev.results import atomic_write_text, read_result
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no regression result at {path}")
+    payload = report.rebuild(read_result(path)["payload"])
+    stem = path.with_suffix("")
+    atomic_write_text(stem.with_suffix(".csv"), report.to_csv(payload["rows"]))
+    atomic_write_text(stem.with_suffix(".md"), report.markdown(payload))
     return payload

@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["convergence_rows", "markdown", "summary_rows", "to_csv"]
+__all__ = [
+    "convergence_rows",
+    "markdown",
+    "paired_stats",
+    "rebuild",
+    "summary_rows",
+    "to_csv",
+]
 
 METRICS = (
     "test_mse_values",
@@ -19,6 +26,10 @@ METRICS = (
     "test_mse_values_away",
     "test_mse_gradients_away",
 )
+
+#: Paired statistics of the convergence check, per metric (see :func:`convergence_rows`).
+PAIRED_STATS = ("rel_change_paired_se", "log_ratio_mean", "log_ratio_sem", "within_2se", "rel_sem")
+
 
 CSV_COLUMNS = (
     "function",
@@ -32,6 +43,7 @@ CSV_COLUMNS = (
     "ratio_gradients",
     "rel_change_values_2x",
     "rel_change_gradients_2x",
+    *(f"{stat}_{short}_2x" for short in ("values", "gradients") for stat in PAIRED_STATS),
 )
 
 
@@ -75,29 +87,130 @@ def summary_rows(cells: Sequence[dict], payloads: Sequence[dict]) -> list[dict[s
     return rows
 
 
-def convergence_rows(rows: list[dict[str, Any]], steps: int) -> list[dict[str, Any]]:
-    """Relative change of each mean test MSE when the budget doubles (in place too).
+def paired_stats(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """Paired statistics of per-seed test MSEs at two budgets.
 
-    ``rel_change = (mean at 2 steps - mean at steps) / mean at steps``; the rows at
-    ``steps`` receive ``rel_change_values_2x`` and ``rel_change_gradients_2x``.
+    Seed ``s`` has the same data and initial weights at both budgets, so per-seed
+    comparisons cancel the seed-to-seed spread and leave the effect of the budget
+    plus the noise of the optimisation path.
+
+    Parameters
+    ----------
+    a, b : sequence of float, shape (S,)
+        Per-seed MSEs at ``steps`` and at ``2 * steps``, aligned by seed.
+
+    Returns
+    -------
+    dict
+        ``rel_change`` (of the mean), ``rel_change_paired_se`` (standard error of the
+        per-seed differences over the mean of ``a``), ``log_ratio_mean`` and
+        ``log_ratio_sem`` (of ``log(b / a)`` over seeds), ``within_2se``
+        (``|log_ratio_mean| <= 2 log_ratio_sem``) and ``rel_sem`` (seed-to-seed
+        standard error of the mean of ``a``, over that mean).
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(
+            f"a and b must be per-seed MSEs of one shape (S,), got {a.shape}, {b.shape}"
+        )
+    if not (np.all(a > 0) and np.all(b > 0) and np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("a and b must be finite positive MSEs")
+    mean_a = float(a.mean())
+    lr_mean, lr_sem = mean_sem(np.log(b / a))
+    return {
+        "rel_change": (float(b.mean()) - mean_a) / mean_a,
+        "rel_change_paired_se": mean_sem(b - a)[1] / mean_a,
+        "log_ratio_mean": lr_mean,
+        "log_ratio_sem": lr_sem,
+        "within_2se": bool(abs(lr_mean) <= 2 * lr_sem),
+        "rel_sem": mean_sem(a)[1] / mean_a,
+    }
+
+
+def convergence_rows(
+    rows: list[dict[str, Any]], steps: int, cells: Sequence[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """How each mean test MSE changes when the budget doubles (rows updated in place).
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`summary_rows` of the cells at ``steps`` and at ``2 * steps``.
+    steps : int
+        The reported budget.
+    cells : sequence of dict, optional
+        The payload's ``cells`` (``{"cell": config, "methods": per-seed metrics}``).
+        When given, every entry also holds the paired statistics of
+        :func:`paired_stats` for ``short`` in ``("values", "gradients")`` as
+        ``<stat>_<short>`` (e.g. ``log_ratio_mean_values``), and ``within_2se``
+        (both metrics within 2 paired standard errors of no change).
+
+    Returns
+    -------
+    list of dict
+        One entry per (function, n, method) present at both budgets:
+        ``rel_change_values``, ``rel_change_gradients`` and ``converged`` (both below
+        10% in magnitude). The rows at ``steps`` receive ``rel_change_<short>_2x`` and,
+        with ``cells``, ``<stat>_<short>_2x`` (the CSV's convergence columns).
     """
     key = {(r["function"], r["n_train"], r["method"], r["steps"]): r for r in rows}
+    per_seed = {}
+    for c in cells or ():
+        for method, res in c["methods"].items():
+            per_seed[(_label(c["cell"]), c["cell"]["n_train"], method, c["cell"]["steps"])] = res
     out = []
     for r in rows:
         if r["steps"] != steps:
             continue
-        r2 = key.get((r["function"], r["n_train"], r["method"], 2 * steps))
+        ident = (r["function"], r["n_train"], r["method"])
+        r2 = key.get((*ident, 2 * steps))
         if r2 is None:
             continue
-        entry = {k: r[k] for k in ("function", "n_train", "method")}
+        entry = dict(zip(("function", "n_train", "method"), ident, strict=True))
         for short in ("values", "gradients"):
             a, b = r[f"test_mse_{short}_mean"], r2[f"test_mse_{short}_mean"]
             entry[f"rel_change_{short}"] = r[f"rel_change_{short}_2x"] = (b - a) / a
         entry["converged"] = all(
             abs(entry[f"rel_change_{s}"]) < 0.1 for s in ("values", "gradients")
         )
+        first, second = per_seed.get((*ident, steps)), per_seed.get((*ident, 2 * steps))
+        if first is not None and second is not None:
+            for short in ("values", "gradients"):
+                metric = f"test_mse_{short}"
+                stats = paired_stats(first[metric], second[metric])
+                for name in PAIRED_STATS:
+                    entry[f"{name}_{short}"] = r[f"{name}_{short}_2x"] = stats[name]
+            entry["within_2se"] = entry["within_2se_values"] and entry["within_2se_gradients"]
         out.append(entry)
     return out
+
+
+def rebuild(payload: dict[str, Any]) -> dict[str, Any]:
+    """A result payload with ``rows`` and ``convergence`` recomputed from its per-seed cells.
+
+    Regenerates the tables of a stored result (also one written before the paired
+    convergence statistics existed) without retraining. The per-seed numbers are the
+    source; the recomputed summary must match the stored one.
+
+    Raises
+    ------
+    ValueError
+        If a recomputed summary number differs from the stored one (the file's rows
+        and cells disagree).
+    """
+    cfg = payload["config"]
+    cells = payload["cells"]
+    rows = summary_rows([c["cell"] for c in cells], cells)
+    stored = payload.get("rows")
+    if stored is not None:
+        if len(stored) != len(rows):
+            raise ValueError(f"payload has {len(stored)} rows, its cells give {len(rows)}")
+        for old, new in zip(stored, rows, strict=True):
+            for k, v in new.items():
+                if k in old and old[k] != v:
+                    raise ValueError(f"stored row {k} = {old[k]!r} differs from the cells: {v!r}")
+    convergence = convergence_rows(rows, cfg["steps"], cells) if cfg["convergence_check"] else []
+    return {**payload, "rows": rows, "convergence": convergence}
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -200,23 +313,7 @@ def markdown(payload: dict[str, Any]) -> str:
             )
     conv = payload.get("convergence") or []
     if conv:
-        n_ok = sum(c["converged"] for c in conv)
-        out += [
-            "",
-            f"## Convergence: relative change of the mean test MSE at {2 * cfg['steps']} steps",
-            "",
-            f"{n_ok} of {len(conv)} (function, n, method) cells change by less than 10% in "
-            "both values and gradients.",
-            "",
-            "| function | n | method | values | gradients | < 10% |",
-            "|---|---|---|---|---|---|",
-        ]
-        for c in conv:
-            out.append(
-                f"| {c['function']} | {c['n_train']} | {c['method']} | "
-                f"{c['rel_change_values']:+.1%} | {c['rel_change_gradients']:+.1%} | "
-                f"{'yes' if c['converged'] else 'no'} |"
-            )
+        out += ["", *_convergence_section(conv, cfg)]
     out += ["", "## Notes", "", f"- Normalisation: {payload.get('normalisation', 'none')}."]
     if away:
         out.append(f"- Kinks: {payload.get('kinks', '')}.")
@@ -225,6 +322,96 @@ def markdown(payload: dict[str, Any]) -> str:
             "- Cells that miss 10% are reported as measured. With ReLU networks the exact "
             "first-order loss is discontinuous in the weights (each training point's Jacobian "
             "jumps when an activation pattern flips), so Sobolev training losses plateau and "
-            "wander instead of settling; see the per-seed training losses in the JSON."
+            "wander instead of settling; see the per-seed training losses in the JSON. "
+            "The paired columns say whether a miss is larger than that wandering: a miss "
+            "within 2 paired standard errors is not distinguishable from it with this many "
+            "seeds; one outside them is a real effect of the doubled budget (negative: "
+            "training was still improving; positive: the longer run fits the training set at "
+            "the expense of the test set, or drifts)."
         )
     return "\n".join(out) + "\n"
+
+
+def _pct_pm(value: float, se: float) -> str:
+    return f"{value:+.1%} ± {se:.1%}"
+
+
+def _convergence_section(conv: list[dict[str, Any]], cfg: dict[str, Any]) -> list[str]:
+    """The convergence table, with the paired noise columns when the entries have them."""
+    n_ok = sum(c["converged"] for c in conv)
+    lines = [
+        f"## Convergence: the test MSEs at {2 * cfg['steps']} vs {cfg['steps']} steps",
+        "",
+        f"{n_ok} of {len(conv)} (function, n, method) cells change by less than 10% in "
+        "both values and gradients.",
+    ]
+    if not all("within_2se" in c for c in conv):  # a result written before the paired stats
+        lines += [
+            "",
+            "| function | n | method | values | gradients | < 10% |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in conv:
+            lines.append(
+                f"| {c['function']} | {c['n_train']} | {c['method']} | "
+                f"{c['rel_change_values']:+.1%} | {c['rel_change_gradients']:+.1%} | "
+                f"{'yes' if c['converged'] else 'no'} |"
+            )
+        return lines
+    misses = [c for c in conv if not c["converged"]]
+    noise = [c for c in misses if c["within_2se"]]
+    real = [c for c in misses if not c["within_2se"]]
+    rel_sem = sorted(c[f"rel_sem_{s}"] for c in conv for s in ("values", "gradients"))
+
+    def name(c: dict[str, Any]) -> str:
+        moved = [
+            f"{s} {c[f'rel_change_{s}']:+.0%}"
+            for s in ("values", "gradients")
+            if not c[f"within_2se_{s}"]
+        ]
+        return f"{c['function']} n={c['n_train']} {c['method']} ({', '.join(moved)})"
+
+    lines += [
+        "",
+        f"Paired over the {cfg['seeds']} seeds (seed s has the same data and initial weights "
+        f"at both budgets): of the {len(misses)} misses, {len(noise)} are within 2 paired "
+        "standard errors of no change in both metrics, i.e. not distinguishable from the "
+        f"optimisation path's seed-to-seed noise, and {len(real)} are not"
+        + (": " + "; ".join(name(c) for c in real) + "." if real else "."),
+        f"The seed-to-seed standard error of a reported mean is itself {_median(rel_sem):.0%} "
+        f"of the mean (median over cells and both metrics; range {rel_sem[0]:.0%} to "
+        f"{rel_sem[-1]:.0%}): where it exceeds 5%, a 10% change is within the table's own "
+        "resolution.",
+        "",
+        "Columns per metric: change of the mean ± its paired standard error (s.e. of the "
+        "per-seed differences / mean); mean ± s.e. over seeds of log(MSE at 2x / MSE at 1x); "
+        "s.e. of the reported mean / mean. *Within 2 s.e.*: |mean log ratio| <= 2 s.e. for "
+        "both metrics.",
+        "",
+        "| function | n | method | values: change | values: log ratio | values: s.e./mean "
+        "| gradients: change | gradients: log ratio | gradients: s.e./mean | < 10% "
+        "| within 2 s.e. |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in conv:
+        cols = []
+        for s in ("values", "gradients"):
+            cols += [
+                _pct_pm(c[f"rel_change_{s}"], c[f"rel_change_paired_se_{s}"]),
+                f"{c[f'log_ratio_mean_{s}']:+.3f} ± {c[f'log_ratio_sem_{s}']:.3f}",
+                _pct(c[f"rel_sem_{s}"]),
+            ]
+        lines.append(
+            f"| {c['function']} | {c['n_train']} | {c['method']} | "
+            + " | ".join(cols)
+            + f" | {'yes' if c['converged'] else 'no'} | {'yes' if c['within_2se'] else 'no'} |"
+        )
+    return lines
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}" if abs(x) < 0.1 else f"{x:.0%}"
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(np.median(np.asarray(values, dtype=np.float64)))

@@ -1,7 +1,11 @@
 """The regression study end to end: schema, determinism, resumption, validation, CLI."""
 
+import csv
+import io
 import json
+import math
 
+import numpy as np
 import pytest
 
 from experiments.regression import preset, run, validate
@@ -145,3 +149,81 @@ def test_cli_runs_and_overrides_the_preset(tmp_path, capsys):
     assert "booth" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["regression", "--preset", "nope"])
+
+
+def test_paired_stats_against_a_hand_computation():
+    from experiments.regression.report import paired_stats
+
+    a, b = [1.0, 2.0, 4.0], [2.0, 2.0, 2.0]
+    st = paired_stats(a, b)
+    assert st["rel_change"] == pytest.approx((2.0 - 7 / 3) / (7 / 3))
+    # Per-seed log ratios log 2, 0, -log 2: mean 0, s.d. log 2, s.e. log 2 / sqrt 3.
+    assert st["log_ratio_mean"] == pytest.approx(0.0, abs=1e-15)
+    assert st["log_ratio_sem"] == pytest.approx(math.log(2) / math.sqrt(3))
+    assert st["within_2se"] is True
+    # Differences 1, 0, -2: s.d. sqrt(7/3), over the mean 7/3.
+    assert st["rel_change_paired_se"] == pytest.approx(math.sqrt(7 / 3) / math.sqrt(3) / (7 / 3))
+    assert st["rel_sem"] == pytest.approx(np.std(a, ddof=1) / math.sqrt(3) / (7 / 3))
+    # A consistent 10% improvement in every seed is outside the noise.
+    drift = paired_stats([1.0, 2.0, 4.0], [0.9, 1.79, 3.62])
+    assert drift["within_2se"] is False and drift["log_ratio_mean"] < 0
+    with pytest.raises(ValueError, match="positive"):
+        paired_stats([1.0, 0.0], [1.0, 1.0])
+    with pytest.raises(ValueError, match="one shape"):
+        paired_stats([1.0, 2.0], [1.0])
+
+
+def test_convergence_table_has_paired_noise_columns(tmp_path):
+    res = run(TINY, out_dir=tmp_path, backend="sequential", progress=False)
+    conv = res["convergence"]
+    assert len(conv) == 6
+    by_key = {(c["cell"]["function"], c["cell"]["steps"]): c for c in res["cells"]}
+    for entry in conv:
+        a = by_key[(entry["function"], TINY["steps"])]["methods"][entry["method"]]
+        b = by_key[(entry["function"], 2 * TINY["steps"])]["methods"][entry["method"]]
+        ratio = np.log(np.array(b["test_mse_values"]) / np.array(a["test_mse_values"]))
+        assert entry["log_ratio_mean_values"] == pytest.approx(ratio.mean())
+        assert entry["within_2se"] == (entry["within_2se_values"] and entry["within_2se_gradients"])
+    md = (tmp_path / "tiny.md").read_text()
+    assert "values: log ratio" in md and "within 2 s.e." in md
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "tiny.csv").read_text())))
+    first = [r for r in rows if r["steps"] == str(TINY["steps"])]
+    assert all(r["log_ratio_sem_gradients_2x"] != "" for r in first)
+    assert all(r["log_ratio_sem_gradients_2x"] == "" for r in rows if r not in first)
+
+
+def test_report_only_regenerates_tables_of_an_old_result_without_touching_it(tmp_path, capsys):
+    from experiments.regression.driver import regenerate
+    from experiments.regression.report import rebuild
+    from sobolev.cli import main
+    from sobolev.results import write_result
+
+    res = run(TINY, out_dir=tmp_path, backend="sequential", progress=False)
+    table = (tmp_path / "tiny.md").read_text()
+    # A result written before the paired statistics existed: convergence without them.
+    old = json.loads(json.dumps(res))
+    plain = ("function", "n_train", "method", "rel_change_values", "rel_change_gradients")
+    old["convergence"] = [{k: c[k] for k in (*plain, "converged")} for c in old["convergence"]]
+    for r in old["rows"]:
+        for k in [k for k in r if k.endswith("_2x") and not k.startswith("rel_change_")]:
+            del r[k]
+        for k in ("rel_change_paired_se_values_2x", "rel_change_paired_se_gradients_2x"):
+            r.pop(k, None)
+    write_result(tmp_path / "old.json", old, old["config"])
+    assert "values: log ratio" not in markdown(old)
+    before = (tmp_path / "old.json").read_bytes()
+    rebuilt = regenerate(tmp_path / "old.json")
+    assert (tmp_path / "old.json").read_bytes() == before
+    assert (tmp_path / "old.md").read_text() == table
+    assert rebuilt["convergence"] == json.loads(json.dumps(res["convergence"]))
+    # Through the CLI (no training: the cells folder is not even consulted).
+    (tmp_path / "old.md").unlink()
+    assert main(["regression", "--report-only", "--name", "old", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "old.md").read_text() == table
+    assert "no training" in capsys.readouterr().out
+    assert main(["regression", "--report-only", "--name", "nope", "--out", str(tmp_path)]) == 2
+    assert "no regression result" in capsys.readouterr().err
+    # A stored summary that disagrees with the per-seed numbers is refused.
+    old["rows"][0]["test_mse_values_mean"] *= 2
+    with pytest.raises(ValueError, match="test_mse_values_mean"):
+        rebuild(old)
