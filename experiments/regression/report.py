@@ -13,6 +13,7 @@ import numpy as np
 __all__ = [
     "convergence_rows",
     "markdown",
+    "method_comparisons",
     "paired_stats",
     "rebuild",
     "summary_rows",
@@ -247,8 +248,17 @@ def _table(rows, functions, sizes, methods, cell_text) -> list[str]:
     return lines
 
 
+#: Up to this many functions, tables take the paper's layout (functions as columns).
+WIDE_MAX_FUNCTIONS = 8
+
+
 def markdown(payload: dict[str, Any]) -> str:
-    """Paper-shaped tables: functions as columns, {sizes} x {methods} as rows."""
+    """The study as Markdown: MSE and ratio tables, wins, kinks, convergence, notes.
+
+    Up to :data:`WIDE_MAX_FUNCTIONS` functions the tables are shaped like the paper's
+    (functions as columns, {sizes} x {methods} as rows); beyond, one row per function
+    and size.
+    """
     cfg = payload["config"]
     rows = [r for r in payload["rows"] if r["steps"] == cfg["steps"]]
     functions = list(dict.fromkeys(r["function"] for r in rows))
@@ -261,40 +271,12 @@ def markdown(payload: dict[str, Any]) -> str:
         f"test points per seed; inputs/outputs normalised: {cfg['normalise']} (unit weights). "
         "Entries: mean ± standard error over seeds, original units.",
         "",
-        "## Test MSE of values",
-        "",
-        *_table(
-            rows,
-            functions,
-            sizes,
-            methods,
-            lambda r: _fmt(r["test_mse_values_mean"], r["test_mse_values_sem"]),
-        ),
-        "",
-        "## Test MSE of gradients",
-        "",
-        *_table(
-            rows,
-            functions,
-            sizes,
-            methods,
-            lambda r: _fmt(r["test_mse_gradients_mean"], r["test_mse_gradients_sem"]),
-        ),
-        "",
-        "## Ratio regular / method (values, gradients); > 1: the method wins",
-        "",
-        *_table(
-            rows,
-            functions,
-            sizes,
-            [m for m in methods if m != "regular"],
-            lambda r: (
-                f"{r['ratio_values']:.3g}, {r['ratio_gradients']:.3g}"
-                if r["ratio_values"] is not None
-                else ""
-            ),
-        ),
     ]
+    if len(functions) <= WIDE_MAX_FUNCTIONS:
+        out += _wide_tables(rows, functions, sizes, methods)
+    else:
+        out += _long_tables(rows, methods)
+    out += ["", *_wins_section(payload)]
     away = [r for r in rows if "test_mse_gradients_away_mean" in r]
     if away:
         out += [
@@ -330,6 +312,152 @@ def markdown(payload: dict[str, Any]) -> str:
             "the expense of the test set, or drifts)."
         )
     return "\n".join(out) + "\n"
+
+
+def _wide_tables(rows, functions, sizes, methods) -> list[str]:
+    """The paper's layout: functions as columns, {sizes} x {methods} as rows."""
+    return [
+        "## Test MSE of values",
+        "",
+        *_table(
+            rows,
+            functions,
+            sizes,
+            methods,
+            lambda r: _fmt(r["test_mse_values_mean"], r["test_mse_values_sem"]),
+        ),
+        "",
+        "## Test MSE of gradients",
+        "",
+        *_table(
+            rows,
+            functions,
+            sizes,
+            methods,
+            lambda r: _fmt(r["test_mse_gradients_mean"], r["test_mse_gradients_sem"]),
+        ),
+        "",
+        "## Ratio regular / method (values, gradients); > 1: the method wins",
+        "",
+        *_table(
+            rows,
+            functions,
+            sizes,
+            [m for m in methods if m != "regular"],
+            lambda r: (
+                f"{r['ratio_values']:.3g}, {r['ratio_gradients']:.3g}"
+                if r["ratio_values"] is not None
+                else ""
+            ),
+        ),
+    ]
+
+
+def _long_tables(rows, methods) -> list[str]:
+    """One row per (function, size): for many functions (the paper's layout gets too wide)."""
+    index = {(r["function"], r["n_train"], r["method"]): r for r in rows}
+    keys = list(dict.fromkeys((r["function"], r["dim"], r["n_train"]) for r in rows))
+    others = [m for m in methods if m != "regular"]
+    mse_head = [f"{s}: {m}" for s in ("values", "gradients") for m in methods]
+    lines = [
+        "## Test MSE of values and gradients",
+        "",
+        "| function | d | n | " + " | ".join(mse_head) + " |",
+        "|---|---|---|" + "---|" * len(mse_head),
+    ]
+    for fn, d, n in keys:
+        cols = []
+        for short in ("values", "gradients"):
+            for m in methods:
+                r = index.get((fn, n, m))
+                k = f"test_mse_{short}"
+                cols.append("" if r is None else _fmt(r[f"{k}_mean"], r[f"{k}_sem"]))
+        lines.append(f"| {fn} | {d} | {n} | " + " | ".join(cols) + " |")
+    lines += [
+        "",
+        "## Ratio regular / method (values, gradients); > 1: the method wins",
+        "",
+        "| function | d | n | " + " | ".join(others) + " |",
+        "|---|---|---|" + "---|" * len(others),
+    ]
+    for fn, d, n in keys:
+        cols = []
+        for m in others:
+            r = index.get((fn, n, m))
+            ok = r is not None and r["ratio_values"] is not None
+            cols.append(f"{r['ratio_values']:.3g}, {r['ratio_gradients']:.3g}" if ok else "")
+        lines.append(f"| {fn} | {d} | {n} | " + " | ".join(cols) + " |")
+    return lines
+
+
+def method_comparisons(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Paired comparison of every method with regular training, per function and size.
+
+    Seed ``s`` gives every method the same data and initial weights, so the per-seed
+    ``log(MSE_regular / MSE_method)`` isolates the method's effect.
+
+    Returns
+    -------
+    list of dict
+        ``function``, ``dim``, ``n_train``, ``method`` and, per ``short`` in
+        ``("values", "gradients")``: ``ratio_<short>`` (of the means),
+        ``log_gain_<short>_mean`` / ``_sem`` (over seeds) and ``clear_<short>``:
+        +1 (the method wins by more than 2 s.e.), -1 (loses by more than 2 s.e.) or 0.
+    """
+    steps = payload["config"]["steps"]
+    out = []
+    for c in payload["cells"]:
+        cell, res = c["cell"], c["methods"]
+        if cell["steps"] != steps or "regular" not in res:
+            continue
+        for method, r in res.items():
+            if method == "regular":
+                continue
+            entry: dict[str, Any] = {
+                "function": _label(cell),
+                "dim": cell["dim"] or 2,
+                "n_train": cell["n_train"],
+                "method": method,
+            }
+            for short in ("values", "gradients"):
+                reg = np.asarray(res["regular"][f"test_mse_{short}"], dtype=np.float64)
+                other = np.asarray(r[f"test_mse_{short}"], dtype=np.float64)
+                mean, sem = mean_sem(np.log(reg / other))
+                entry[f"ratio_{short}"] = float(reg.mean() / other.mean())
+                entry[f"log_gain_{short}_mean"], entry[f"log_gain_{short}_sem"] = mean, sem
+                entry[f"clear_{short}"] = int(mean > 2 * sem) - int(mean < -2 * sem)
+            out.append(entry)
+    return out
+
+
+def _wins_section(payload: dict[str, Any]) -> list[str]:
+    """Counts of wins and losses against regular training, per method, dimension and size."""
+    comps = method_comparisons(payload)
+    if not comps:
+        return []
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for c in comps:
+        groups.setdefault((c["method"], c["dim"], c["n_train"]), []).append(c)
+    lines = [
+        "## Wins and losses against regular training",
+        "",
+        "Per (function, n): *wins* = ratio of the means > 1; *clear* = the per-seed "
+        "log(MSE regular / MSE method) (same data and initial weights for both) has a mean "
+        "more than 2 standard errors from 0.",
+        "",
+        "| method | d | n | functions | values: wins (clear) | values: clear losses "
+        "| gradients: wins (clear) | gradients: clear losses |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (method, d, n), cs in sorted(groups.items(), key=lambda kv: kv[0]):
+        cols = []
+        for short in ("values", "gradients"):
+            wins = sum(c[f"ratio_{short}"] > 1 for c in cs)
+            clear_w = sum(c[f"clear_{short}"] > 0 for c in cs)
+            clear_l = sum(c[f"clear_{short}"] < 0 for c in cs)
+            cols += [f"{wins} ({clear_w})", f"{clear_l}"]
+        lines.append(f"| {method} | {d} | {n} | {len(cs)} | " + " | ".join(cols) + " |")
+    return lines
 
 
 def _pct_pm(value: float, se: float) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.regression import preset, run, validate
-from experiments.regression.report import CSV_COLUMNS, markdown
+from experiments.regression.report import CSV_COLUMNS, markdown, method_comparisons
 from sobolev.results import read_result
 
 TINY = {
@@ -227,3 +227,26 @@ def test_report_only_regenerates_tables_of_an_old_result_without_touching_it(tmp
     old["rows"][0]["test_mse_values_mean"] *= 2
     with pytest.raises(ValueError, match="test_mse_values_mean"):
         rebuild(old)
+
+
+def test_many_functions_and_higher_dimensions_use_one_row_per_function(tmp_path):
+    functions = [
+        "booth", "ackley", "sphere", "matyas", "easom", "branin", "levy", "ackley:4", "sphere:8",
+    ]  # fmt: skip
+    cfg = {**TINY, "name": "wide", "functions": functions, "steps": 3, "n_test": 100}
+    cfg.update(convergence_check=False, grid_functions=["booth", "sphere:8"])
+    res = run(cfg, out_dir=tmp_path, backend="sequential", progress=False)
+    md = (tmp_path / "wide.md").read_text()
+    assert "| function | d | n | values: regular |" in md
+    assert "| sphere:8 | 8 | 6 |" in md and "| ackley:4 | 4 | 6 |" in md
+    # Grids only for 2-D functions; kinks reported for Ackley in every dimension.
+    assert set(res["grids"]) == {"booth"}
+    kinks = {c["cell"]["dim"]: c["kink"] for c in res["cells"] if c["cell"]["function"] == "ackley"}
+    assert set(kinks) == {None, 4} and all(k["margin"] > 0 for k in kinks.values())
+    assert "| ackley:4 | 6 | sobolev |" in md  # the table of points away from kinks
+    # Wins are counted per method, dimension and size.
+    wins = md.split("## Wins and losses against regular training")[1]
+    assert "| sobolev | 8 | 6 | 1 |" in wins and "| sobolev | 2 | 6 | 7 |" in wins
+    comps = method_comparisons(res)
+    assert len(comps) == len(functions) * 2
+    assert all(c["clear_values"] in (-1, 0, 1) for c in comps)
