@@ -295,7 +295,7 @@ def markdown(payload: dict[str, Any]) -> str:
             )
     conv = payload.get("convergence") or []
     if conv:
-        out += ["", *_convergence_section(conv, cfg)]
+        out += ["", *_convergence_section(conv, cfg), "", *_verdict_stability(payload)]
     out += ["", "## Notes", "", f"- Normalisation: {payload.get('normalisation', 'none')}."]
     if away:
         out.append(f"- Kinks: {payload.get('kinks', '')}.")
@@ -458,6 +458,27 @@ def _wins_section(payload: dict[str, Any]) -> list[str]:
             cols += [f"{wins} ({clear_w})", f"{clear_l}"]
         lines.append(f"| {method} | {d} | {n} | {len(cs)} | " + " | ".join(cols) + " |")
     return lines
+
+
+def _verdict_stability(payload: dict[str, Any]) -> list[str]:
+    """Which wins or losses against regular training flip when the budget doubles."""
+    steps = payload["config"]["steps"]
+    index = {(r["function"], r["n_train"], r["method"], r["steps"]): r for r in payload["rows"]}
+    flips, total = [], 0
+    for (fn, n, method, st), r in index.items():
+        r2 = index.get((fn, n, method, 2 * steps))
+        if st != steps or method == "regular" or r2 is None or r["ratio_values"] is None:
+            continue
+        total += 1
+        for short in ("values", "gradients"):
+            a, b = r[f"ratio_{short}"], r2[f"ratio_{short}"]
+            if (a > 1) != (b > 1):
+                flips.append(f"{fn} n={n} {method} {short} ({a:.3g} -> {b:.3g})")
+    return [
+        f"Verdicts against regular training at {2 * steps} steps: of {total} (function, n, "
+        f"method) comparisons, {len(flips)} win/loss verdict(s) on values or gradients flip "
+        "(ratio of the means crossing 1)" + (": " + "; ".join(flips) + "." if flips else ".")
+    ]
 
 
 def _pct_pm(value: float, se: float) -> str:

@@ -186,6 +186,7 @@ def test_convergence_table_has_paired_noise_columns(tmp_path):
         assert entry["within_2se"] == (entry["within_2se_values"] and entry["within_2se_gradients"])
     md = (tmp_path / "tiny.md").read_text()
     assert "values: log ratio" in md and "within 2 s.e." in md
+    assert "Verdicts against regular training at 30 steps: of 4 " in md
     rows = list(csv.DictReader(io.StringIO((tmp_path / "tiny.csv").read_text())))
     first = [r for r in rows if r["steps"] == str(TINY["steps"])]
     assert all(r["log_ratio_sem_gradients_2x"] != "" for r in first)
