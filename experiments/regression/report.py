@@ -279,17 +279,26 @@ def markdown(payload: dict[str, Any]) -> str:
     out += ["", *_wins_section(payload)]
     away = [r for r in rows if "test_mse_gradients_away_mean" in r]
     if away:
+        excluded = {
+            (_label(c["cell"]), c["cell"]["n_train"]): c["kink"][
+                "fraction_excluded_from_away_metrics"
+            ]
+            for c in payload.get("cells", [])
+            if c.get("kink") and c["cell"]["steps"] == cfg["steps"]
+        }
         out += [
             "",
             f"## Non-smooth functions: test points >= {cfg['kink_margin']} x domain diagonal "
             "from the kink set",
             "",
-            "| function | n | method | MSE values | MSE gradients |",
-            "|---|---|---|---|---|",
+            "| function | n | method | test points excluded | MSE values | MSE gradients |",
+            "|---|---|---|---|---|---|",
         ]
         for r in away:
+            frac = excluded.get((r["function"], r["n_train"]))
             out.append(
                 f"| {r['function']} | {r['n_train']} | {r['method']} | "
+                f"{'' if frac is None else f'{frac:.2%}'} | "
                 f"{_fmt(r['test_mse_values_away_mean'], r['test_mse_values_away_sem'])} | "
                 f"{_fmt(r['test_mse_gradients_away_mean'], r['test_mse_gradients_away_sem'])} |"
             )

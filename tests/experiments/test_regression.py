@@ -244,7 +244,7 @@ def test_many_functions_and_higher_dimensions_use_one_row_per_function(tmp_path)
     assert set(res["grids"]) == {"booth"}
     kinks = {c["cell"]["dim"]: c["kink"] for c in res["cells"] if c["cell"]["function"] == "ackley"}
     assert set(kinks) == {None, 4} and all(k["margin"] > 0 for k in kinks.values())
-    assert "| ackley:4 | 6 | sobolev |" in md  # the table of points away from kinks
+    assert "| ackley:4 | 6 | sobolev | 0.00% |" in md  # the table of points away from kinks
     # Wins are counted per method, dimension and size.
     wins = md.split("## Wins and losses against regular training")[1]
     assert "| sobolev | 8 | 6 | 1 |" in wins and "| sobolev | 2 | 6 | 7 |" in wins
