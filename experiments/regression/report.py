@@ -516,25 +516,30 @@ def _convergence_section(conv: list[dict[str, Any]], cfg: dict[str, Any]) -> lis
                 f"{'yes' if c['converged'] else 'no'} |"
             )
         return lines
+
+    def real_misses(c: dict[str, Any]) -> list[str]:
+        """Metrics that change by >= 10% and by more than 2 paired standard errors."""
+        return [
+            s
+            for s in ("values", "gradients")
+            if abs(c[f"rel_change_{s}"]) >= 0.1 and not c[f"within_2se_{s}"]
+        ]
+
     misses = [c for c in conv if not c["converged"]]
-    noise = [c for c in misses if c["within_2se"]]
-    real = [c for c in misses if not c["within_2se"]]
-    rel_sem = sorted(c[f"rel_sem_{s}"] for c in conv for s in ("values", "gradients"))
+    real = [c for c in misses if real_misses(c)]
 
     def name(c: dict[str, Any]) -> str:
-        moved = [
-            f"{s} {c[f'rel_change_{s}']:+.0%}"
-            for s in ("values", "gradients")
-            if not c[f"within_2se_{s}"]
-        ]
+        moved = [f"{s} {c[f'rel_change_{s}']:+.0%}" for s in real_misses(c)]
         return f"{c['function']} n={c['n_train']} {c['method']} ({', '.join(moved)})"
 
+    rel_sem = sorted(c[f"rel_sem_{s}"] for c in conv for s in ("values", "gradients"))
     lines += [
         "",
         f"Paired over the {cfg['seeds']} seeds (seed s has the same data and initial weights "
-        f"at both budgets): of the {len(misses)} misses, {len(noise)} are within 2 paired "
-        "standard errors of no change in both metrics, i.e. not distinguishable from the "
-        f"optimisation path's seed-to-seed noise, and {len(real)} are not"
+        f"at both budgets): of the {len(misses)} misses, {len(misses) - len(real)} change by "
+        "10% or more only where the change is within 2 paired standard errors of 0 (not "
+        "distinguishable from the seed-to-seed noise of the optimisation path), and "
+        f"{len(real)} change by 10% or more by more than 2 paired standard errors"
         + (": " + "; ".join(name(c) for c in real) + "." if real else "."),
         f"The seed-to-seed standard error of a reported mean is itself {_median(rel_sem):.0%} "
         f"of the mean (median over cells and both metrics; range {rel_sem[0]:.0%} to "
