@@ -21,7 +21,8 @@ NORMALISATION = (
 )
 
 KINKS = (
-    "Ackley (origin) and Bukin N.6 (ridge x2 = x1^2/100 and x1 = -10): training and test "
+    "non-smooth functions (registry flag smooth=False; here Ackley at the origin in every "
+    "dimension and Bukin N.6 on the ridge x2 = x1^2/100 and on x1 = -10): training and test "
     "points uniform on the whole domain (no margin, as in the paper); targets follow the "
     "theory.functions convention (a non-smooth summand contributes 0 to the gradient at the "
     "kink, never NaN); *_away metrics repeat the test MSEs on the test points at least "
