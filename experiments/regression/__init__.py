@@ -9,12 +9,15 @@ values alone (Kissel & Diepold 2019).
 >>> result = run("quick", out_dir="/tmp/regression")      # doctest: +SKIP
 >>> result["rows"][0]["test_mse_values_mean"]               # doctest: +SKIP
 
-Command line: ``sobolev regression --preset paper --jobs 2``. See
+Command line: ``sobolev regression --preset paper --jobs 2``; ``--preset extended`` runs
+every 2-D function of :mod:`theory.functions` plus the ``d`` = 4 and 8 versions of the
+dimension-generic ones; ``--report-only`` rewrites the CSV and Markdown tables of a stored
+result from its per-seed numbers without training. See
 :mod:`experiments.regression.config` for the configuration keys and
 :mod:`experiments.regression.study` for data, normalisation and kink handling.
 """
 
 from experiments.regression.config import METHODS, preset, validate
-from experiments.regression.driver import run
+from experiments.regression.driver import regenerate, run
 
-__all__ = ["METHODS", "preset", "run", "validate"]
+__all__ = ["METHODS", "preset", "regenerate", "run", "validate"]

@@ -1,4 +1,22 @@
-"""Tables of the regression study: summary rows, CSV and a paper-shaped Markdown table."""
+"""Tables of the regression study: summary rows, CSV and Markdown.
+
+Everything here is computed from the per-seed numbers of a result payload, so the
+tables of a stored result regenerate without retraining
+(:func:`experiments.regression.driver.regenerate`, ``sobolev regression --report-only``).
+
+- :func:`summary_rows`: mean and standard error over seeds per (function, size,
+  budget, method), and the ratio regular / method.
+- :func:`convergence_rows`: the change of each mean test MSE when the budget doubles,
+  with paired statistics over seeds (:func:`paired_stats`: seed ``s`` has the same data
+  and initial weights at both budgets), which say whether a change is larger than the
+  seed-to-seed noise of the optimisation path.
+- :func:`method_comparisons`: per-seed paired comparison of each method with regular
+  training (clear win / clear loss at 2 standard errors).
+- :func:`markdown`: the paper's layout (functions as columns) up to
+  :data:`WIDE_MAX_FUNCTIONS` functions, one row per function beyond (the ``extended``
+  preset, ``d`` = 2, 4, 8); win counts per method, dimension and size; the metrics away
+  from kinks; the convergence table.
+"""
 
 from __future__ import annotations
 
