@@ -6,11 +6,12 @@ student (conv 3x3 x8 -> FC 64 -> A logits) on a batch of 256 flattened Breakout 
 thread):
 
 * regular: KL(teacher || student) with the teacher's log-probabilities precomputed;
-* sobolev, output side, precomputed teacher Jacobians, KL sharing the student forward
-  pass made inside SobolevLoss: the shipped default (``distill.distill``);
+* sobolev, output side (``u^T J``), precomputed teacher Jacobians, KL sharing the
+  student forward pass made inside SobolevLoss;
 * the same with a separate forward pass for the KL;
 * input side (``J v``), precomputed, by the student's own forward-mode rule
-  (``StudentLogPolicy.value_and_jvp``: network and linearisation as one stacked batch);
+  (``StudentLogPolicy.value_and_jvp``: network and linearisation as one stacked
+  batch), shared forward: the study's default (``distill.distill``);
 * the same by autodiff (the double-VJP trick);
 * output side, teacher differentiated by autodiff at every step, shared forward.
 
@@ -69,11 +70,11 @@ def main() -> None:
 
     cases = {
         "regular (KL)": lambda: step(),
-        "sobolev, output side, precomputed J (shipped)": lambda: step(out_side, target_arrays),
+        "sobolev, output side, precomputed J": lambda: step(out_side, target_arrays),
         "sobolev, output side, precomputed J, 2 forwards": lambda: step(
             out_side, target_arrays, shared=False
         ),
-        "sobolev, input side, precomputed J, own JVP rule": lambda: step(in_side, target_arrays),
+        "sobolev, input side, own JVP rule (default)": lambda: step(in_side, target_arrays),
         "sobolev, input side, precomputed J, autodiff": lambda: step(
             in_side, target_arrays, model=autodiff_logp
         ),
