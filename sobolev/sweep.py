@@ -71,6 +71,18 @@ class SweepResult:
             f"{self.failed} failed, wall {self.wall_time:.1f} s"
         )
 
+    def raise_on_failure(self) -> None:
+        """Raise RuntimeError with every failed cell's traceback, if any cell failed.
+
+        Finished cells stay on disk, so the next run reuses them and retries the rest.
+        """
+        if self.failed:
+            details = "\n".join(f"cell {h}:\n{err}" for h, err in self.errors.items())
+            raise RuntimeError(
+                f"{self.failed} of {len(self.configs)} cells failed (finished cells are kept "
+                f"and reused by the next run):\n{details}"
+            )
+
 
 def cell_path(out_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
     """Where the cell for ``config`` is stored."""

@@ -56,6 +56,9 @@ def test_failed_cells_are_recorded_and_only_they_are_retried(tmp_path):
     assert doc["payload"]["status"] == "failed"
     again = run_sweep(square, configs, tmp_path, backend="sequential", progress=False)
     assert (again.done, again.skipped, again.failed) == (0, 3, 1)
+    with pytest.raises(RuntimeError, match=r"1 of 4 cells failed(.|\n)*failed on purpose"):
+        again.raise_on_failure()
+    run_sweep(square, CONFIGS, tmp_path, backend="sequential", progress=False).raise_on_failure()
 
 
 def test_corrupt_and_missing_cells_are_recomputed(tmp_path):

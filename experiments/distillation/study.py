@@ -366,9 +366,7 @@ def run_study(
         progress=progress,
         desc=f"distill {cfg['name']}",
     )
-    if sweep.failed:
-        first = next(iter(sweep.errors.values()))
-        raise RuntimeError(f"{sweep.failed} cells failed; first error:\n{first}")
+    sweep.raise_on_failure()
     summary = summarise(cfg, cells, sweep.payloads)
     curves = [
         {

@@ -90,9 +90,7 @@ def run(
         desc=f"regression[{cfg['name']}]",
     )
     wall = time.perf_counter() - t0
-    if sweep.failed:
-        details = "\n".join(f"cell {h}:\n{err}" for h, err in sweep.errors.items())
-        raise RuntimeError(f"{sweep.failed} of {len(cells)} cells failed:\n{details}")
+    sweep.raise_on_failure()
     rows = report.summary_rows(cells, sweep.payloads)
     per_seed = [
         {"cell": c, "methods": p["methods"], "kink": p.get("kink")}
