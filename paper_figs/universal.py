@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from paper_figs import _io, _style
+from sobolev.results import mean_sem
 
 REQUIRES = {
     "paper": ("approx/universal_full.json",),
@@ -59,8 +59,7 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
                 if c is None or not c["widths"]:
                     continue
                 err = _io.array(c["errors"][metric])  # (seeds, widths)
-                mean = err.mean(0)
-                se = err.std(0, ddof=1) / np.sqrt(len(err)) if len(err) > 1 else 0 * mean
+                mean, se = mean_sem(err)
                 fit = (c.get("fits") or {}).get(metric)
                 rate = f" (rate {fit['exponent']:.2f})" if fit else ""
                 ax.errorbar(

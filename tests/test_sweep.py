@@ -7,6 +7,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tests_support import square
 
@@ -122,3 +123,20 @@ def test_result_files_record_provenance(tmp_path):
     assert "git_commit" in doc["environment"] and doc["environment"]["python"]
     assert read_result(path)["payload"] == {"a": [1.5]}
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+
+
+def test_mean_sem_against_scipy_and_for_a_single_value():
+    from scipy import stats
+
+    from sobolev.results import mean_sem
+
+    a = np.array([0.3, 1.7, 2.2, 0.9, 4.1])
+    mean, sem = mean_sem(a)
+    assert mean == pytest.approx(a.mean()) and sem == pytest.approx(stats.sem(a))
+    table = np.stack([a, 2 * a], axis=1)  # (seeds, columns)
+    means, sems = mean_sem(table)
+    np.testing.assert_allclose(means, [a.mean(), 2 * a.mean()])
+    np.testing.assert_allclose(sems, stats.sem(table, axis=0))
+    assert mean_sem([2.5]) == (2.5, 0.0)
+    assert mean_sem([2.5], single=None) == (2.5, None)
+    np.testing.assert_array_equal(mean_sem(table[:1])[1], [0.0, 0.0])

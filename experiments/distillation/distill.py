@@ -44,6 +44,7 @@ import torch
 import sobolev as sb
 from experiments.distillation.envs import play
 from experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
+from sobolev.results import mean_sem
 
 __all__ = ["METHODS", "distill", "policy_metrics", "student_return", "teacher_jacobians"]
 
@@ -262,5 +263,5 @@ def student_return(
     """Mean and standard error of the student's return, actions sampled from it."""
     device = next(student.parameters()).device
     r = play(student.logits, game, episodes=episodes, seed=seed, max_steps=max_steps, device=device)
-    sem = float(r.std(ddof=1) / np.sqrt(len(r))) if len(r) > 1 else None
-    return {"mean": float(r.mean()), "sem": sem}
+    mean, sem = mean_sem(r, single=None)
+    return {"mean": mean, "sem": sem}

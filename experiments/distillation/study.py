@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from experiments.distillation.distill import METHODS, distill, student_return
 from experiments.distillation.envs import check_game, play, require_minatar
 from experiments.distillation.pool import as_flat, record_pool, split_pool
 from experiments.distillation.teachers import TEACHER_DIR, load_teacher
-from sobolev.results import atomic_write_text, write_result
+from sobolev.results import atomic_write_text, mean_sem, write_result
 from sobolev.sweep import run_sweep
 
 __all__ = ["PRESETS", "build_cells", "preset", "run_cell", "run_study"]
@@ -238,13 +237,6 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _mean_sem(values: list[float]) -> tuple[float, float | None]:
-    """Mean and standard error (None for a single seed: no spread to estimate)."""
-    a = np.asarray(values, dtype=float)
-    sem = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else None
-    return float(a.mean()), sem
-
-
 METRICS = ("test_kl", "test_action_error", "test_jacobian_rel_error", "mean_return")
 
 
@@ -256,7 +248,7 @@ def summarise(cfg: dict[str, Any], cells: list[dict], payloads: list[dict | None
         ref = {}
         for kind in ("teacher", "random"):
             vals = [p["mean_return"] for c, p in done if c["game"] == game and c["kind"] == kind]
-            ref[kind] = _mean_sem(vals) if vals else (None, None)
+            ref[kind] = mean_sem(vals, single=None) if vals else (None, None)
         for fraction in cfg["fractions"]:
             for method in cfg["methods"]:
                 sel = [
@@ -280,7 +272,7 @@ def summarise(cfg: dict[str, Any], cells: list[dict], payloads: list[dict | None
                     "random_return": ref["random"][0],
                 }
                 for m in METRICS:
-                    row[m], row[m + "_sem"] = _mean_sem([p[m] for _, p in sel])
+                    row[m], row[m + "_sem"] = mean_sem([p[m] for _, p in sel], single=None)
                 row["seconds_per_step"] = float(np.mean([p["seconds_per_step"] for _, p in sel]))
                 rows.append(row)
     return {"rows": rows}

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from sobolev.results import mean_sem
 
 __all__ = [
     "convergence_rows",
@@ -64,13 +65,6 @@ CSV_COLUMNS = (
     "rel_change_gradients_2x",
     *(f"{stat}_{short}_2x" for short in ("values", "gradients") for stat in PAIRED_STATS),
 )
-
-
-def mean_sem(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (ddof = 1; 0 for a single value)."""
-    a = np.asarray(values, dtype=np.float64)
-    sem = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
-    return float(a.mean()), sem
 
 
 def _label(cell: dict[str, Any]) -> str:

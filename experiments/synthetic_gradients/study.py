@@ -26,7 +26,7 @@ import numpy as np
 
 from experiments.synthetic_gradients.config import cell_configs
 from experiments.synthetic_gradients.train import run_cell
-from sobolev.results import atomic_write_text, write_result
+from sobolev.results import atomic_write_text, mean_sem, write_result
 from sobolev.sweep import run_sweep
 
 __all__ = ["aggregate", "markdown_table", "run_study", "write_outputs"]
@@ -50,9 +50,7 @@ def _mean_se(values: list[float]) -> tuple[float | None, float | None]:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     if not vals:
         return None, None
-    a = np.asarray(vals, dtype=float)
-    se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
-    return float(a.mean()), se
+    return mean_sem(vals)
 
 
 def _mean_cosine(cos: list | None) -> float | None:
@@ -109,10 +107,8 @@ def _curves(ok: list[dict]) -> dict[str, Any]:
     steps = ok[0]["curves"]["step"]
     out: dict[str, Any] = {"step": steps}
     acc = np.array([c["curves"]["test_acc"] for c in ok], dtype=float)
-    out["test_acc_mean"] = acc.mean(0).tolist()
-    out["test_acc_se"] = (
-        (acc.std(0, ddof=1) / math.sqrt(len(ok))).tolist() if len(ok) > 1 else [0.0] * len(steps)
-    )
+    acc_mean, acc_se = mean_sem(acc)
+    out["test_acc_mean"], out["test_acc_se"] = acc_mean.tolist(), acc_se.tolist()
     loss = np.array([c["curves"]["train_loss"] for c in ok], dtype=float)
     out["train_loss_mean"] = loss.mean(0).tolist()
     n_mod = len(ok[0]["curves"]["cosine"][0])

@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from experiments.distillation.envs import (
@@ -27,7 +26,7 @@ from experiments.distillation.envs import (
 )
 from experiments.distillation.teachers.net import TeacherNet
 from experiments.distillation.teachers.ppo import PPOConfig, train_ppo
-from sobolev.results import atomic_write_text
+from sobolev.results import atomic_write_text, mean_sem
 
 __all__ = [
     "TEACHER_DIR",
@@ -110,8 +109,8 @@ def evaluate_returns(
     """Mean and standard error of the return of ``net`` (None: random policy)."""
     fn = None if net is None else net.logits
     r = play(fn, game, episodes=episodes, seed=seed, max_steps=EVAL_MAX_STEPS)
-    sem = float(r.std(ddof=1) / np.sqrt(len(r))) if len(r) > 1 else None
-    return {"mean": float(r.mean()), "sem": sem}
+    mean, sem = mean_sem(r, single=None)
+    return {"mean": mean, "sem": sem}
 
 
 def train_teacher(
