@@ -74,7 +74,7 @@ def _print_samples(payload: dict) -> None:
 def _main(args: argparse.Namespace) -> int:
     import torch
 
-    from approx.driver import run_study
+    from sobolev_lab.approx.driver import run_study
 
     torch.set_num_threads(1)
     study = args.approx_study
@@ -133,7 +133,7 @@ def register(subparsers) -> None:
 
 
 def _theorems(args: argparse.Namespace) -> int:
-    from approx.theorems import run
+    from sobolev_lab.approx.theorems import run
 
     print(f"wrote {run(args.out)}")
     return 0

@@ -5,7 +5,7 @@ Networks are trained in scaled coordinates, ``u = (x - c) / h`` in ``[-1, 1]^d``
 from the target's values on 4096 fixed Sobol points (a property of the target, the
 same for every training-set size). The same points give the mean squared scaled
 gradient used by the "balanced" Sobolev weighting. Errors are measured in the original coordinates
-on the whole domain with :mod:`theory.norms`, by wrapping each trained network as
+on the whole domain with :mod:`sobolev_lab.theory.norms`, by wrapping each trained network as
 ``x -> mu + s * net((x - c) / h)``.
 """
 
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.functions import BenchmarkFunction, get
-from theory.norms import sobolev_distance, sobolev_norm
+from sobolev_lab.theory.functions import BenchmarkFunction, get
+from sobolev_lab.theory.norms import sobolev_distance, sobolev_norm
 
 __all__ = [
     "METRICS",

@@ -2,7 +2,7 @@
 
 Cells live in ``OUT/<study>_<preset>/cells/`` (re-running skips finished cells and
 retries failed ones); the summary goes to ``OUT/<study>_<preset>.json`` (written by
-:func:`sobolev.results.write_result`) and ``OUT/<study>_<preset>.csv``.
+:func:`sobolev_lab.results.write_result`) and ``OUT/<study>_<preset>.csv``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from sobolev.results import config_hash, write_result
-from sobolev.sweep import run_sweep
+from sobolev_lab.results import config_hash, write_result
+from sobolev_lab.sweep import run_sweep
 
 __all__ = ["STUDIES", "run_study"]
 
@@ -22,11 +22,11 @@ STUDIES = ("universal", "samples")
 
 def _module(study: str):
     if study == "universal":
-        from approx import universal
+        from sobolev_lab.approx import universal
 
         return universal
     if study == "samples":
-        from approx import sample_complexity
+        from sobolev_lab.approx import sample_complexity
 
         return sample_complexity
     raise ValueError(f"study must be one of {STUDIES}, got {study!r}")
@@ -54,7 +54,7 @@ def run_study(
     name : str, optional
         File stem; default ``<study>_<preset>`` (``<study>_custom`` for a dict).
     backend, n_jobs, scheduler, progress
-        Passed to :func:`sobolev.sweep.run_sweep`.
+        Passed to :func:`sobolev_lab.sweep.run_sweep`.
 
     Returns
     -------

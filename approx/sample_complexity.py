@@ -5,7 +5,7 @@ points of one uniform sample per seed (nested training sets) for ``n`` on a log
 grid, by four methods (:data:`METHODS`): ``order0`` (values), ``order1`` (values +
 gradients, balanced weights), ``order1_unit`` (same with unit weights, the paper's
 default) and, for smooth activations, ``order2`` (+ Hessians, balanced). The error
-on the whole domain is measured with :mod:`theory.norms` in L^2 and W^{1,2}
+on the whole domain is measured with :mod:`sobolev_lab.theory.norms` in L^2 and W^{1,2}
 (relative to the target's norm). Power laws ``error ~ C n^-a`` are fitted per
 (target, dim, activation, method) over ``n >= fit_min_n``; from them (and from the
 measured curves directly) we report the samples needed to reach target errors and
@@ -20,7 +20,7 @@ seed). ``fit_ensemble`` has no order-2 term, so order-2 cells train one
 
 Payload schema (``results/approx/samples_<preset>.json``, key ``payload``)
 --------------------------------------------------------------------------
-``preset``, ``cells``, ``timing``, ``failed_cells`` as in :mod:`approx.universal`;
+``preset``, ``cells``, ``timing``, ``failed_cells`` as in :mod:`sobolev_lab.approx.universal`;
 ``curves``: list of
 
     {"function", "dim", "activation", "method", "order", "n": [K], "seeds": [S],
@@ -34,7 +34,7 @@ interpolated first crossing of the geometric-mean curve, or null),
 "ratio_measured" (n of order0 / n of this method, null when undefined),
 "heuristic_ratio" (C(d + k, k)), "polynomial_ratio" (order 1 only: points needed
 to identify a polynomial of degree ``counting_degree`` from values vs values and
-gradients, :func:`theory.sample_complexity.predicted_points`; null otherwise)}.
+gradients, :func:`sobolev_lab.theory.sample_complexity.predicted_points`; null otherwise)}.
 """
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ import numpy as np
 import torch
 
 import sobolev as sb
-from approx.common import ScaledNetwork, errors_of, scaled_data, scaling_of
-from approx.common import target_function as _target
-from approx.fitting import crossing_point, fit_power_law, samples_to_reach
+from sobolev_lab.approx.common import ScaledNetwork, errors_of, scaled_data, scaling_of
+from sobolev_lab.approx.common import target_function as _target
+from sobolev_lab.approx.fitting import crossing_point, fit_power_law, samples_to_reach
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev.models import ACTIVATIONS
-from theory.sample_complexity import predicted_points
+from sobolev_lab.theory.sample_complexity import predicted_points
 
 __all__ = ["METHODS", "PRESETS", "cell", "configs", "constraints_per_sample", "summarise"]
 

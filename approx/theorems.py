@@ -1,7 +1,7 @@
-"""Figure data for the paper's theorems, computed from ``theory.constructions``.
+"""Figure data for the paper's theorems, computed from ``sobolev_lab.theory.constructions``.
 
 Nothing is trained: the networks are built explicitly. The output file
-``results/approx/theorems.json`` holds
+``results/theorems/<preset>/result.json`` holds
 
 * ``theorem1``: ``f(x) = sin(3x) + x^2/2`` on [0, 2]; for a coarse interpolant
   (``curve_knots`` knots) the curves ``x, f, f', h, h'`` on a fine grid, and for
@@ -9,30 +9,47 @@ Nothing is trained: the networks are built explicitly. The output file
 * ``interpolation``: random points in 1-D with random values and slopes, the
   interpolating ReLU network's curve ``h, h'`` on a grid, and the Sobolev training
   loss of that construction for random point sets in d = 1, 2, 5, 10;
-* ``theorem2``: :func:`theory.constructions.coupling_demo` (lower bound and minimax
+* ``theorem2``: :func:`sobolev_lab.theory.constructions.coupling_demo` (lower bound and minimax
   polynomial fits for a consistent and an inconsistent derivative target).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from sobolev.results import write_result
-from theory import constructions
+from sobolev._validation import check_nonnegative_int, check_positive_int
+from sobolev_lab.config import StudyConfig, param
+from sobolev_lab.study import Study
+from sobolev_lab.tables import csv_text, fmt, markdown_table
+from sobolev_lab.theory import constructions
 
-CONFIG = {
-    "curve_knots": 6,
-    "knots": [4, 8, 16, 32, 64, 128],
-    "n_points": 6,
-    "seed": 0,
-    "interval": [0.0, 2.0],
-    "grid": 801,
-    "loss_dims": [1, 2, 5, 10],
-    "loss_points": 25,
-}
+
+@dataclass(frozen=True)
+class TheoremsConfig(StudyConfig):
+    """The explicit constructions behind Theorem 1, the Proposition and Theorem 2."""
+
+    curve_knots: int = param(6, "knots of the coarse interpolant drawn in the Theorem 1 panel")
+    knots: tuple[int, ...] = param([4, 8, 16, 32, 64, 128], "knot counts of the rate table")
+    n_points: int = param(6, "random 1-D points of the interpolation panel")
+    seed: int = param(0, "seed of the random points, values and slopes")
+    interval: tuple[float, ...] = param([0.0, 2.0], "domain [a, b] of the Theorem 1 target")
+    grid: int = param(801, "points of the drawn curves")
+    loss_dims: tuple[int, ...] = param([1, 2, 5, 10], "dimensions of the interpolation check")
+    loss_points: int = param(25, "random points per dimension of the interpolation check")
+
+    def validate(self) -> None:
+        for key in ("curve_knots", "n_points", "grid", "loss_points"):
+            check_positive_int(getattr(self, key), key, minimum=2)
+        check_nonnegative_int(self.seed, "seed")
+        if not self.knots or any(k < 2 for k in self.knots):
+            raise ValueError(f"knots must be integers >= 2, got {self.knots!r}")
+        if len(self.interval) != 2 or not self.interval[0] < self.interval[1]:
+            raise ValueError(f"interval must be [a, b] with a < b, got {self.interval!r}")
+        if not self.loss_dims or any(d < 1 for d in self.loss_dims):
+            raise ValueError(f"loss_dims must be positive integers, got {self.loss_dims!r}")
 
 
 def _f(x):
@@ -50,9 +67,8 @@ def _curve(net: torch.nn.Module, x: np.ndarray) -> tuple[list, list]:
     return y.detach().numpy().tolist(), dy[:, 0].numpy().tolist()
 
 
-def compute(config: dict | None = None) -> dict:
-    """The figure data (see the module docstring)."""
-    cfg = {**CONFIG, **(config or {})}
+def compute(cfg: dict) -> dict:
+    """The figure data (see the module docstring) of a :class:`TheoremsConfig` dict."""
     a, b = cfg["interval"]
     x = np.linspace(a, b, cfg["grid"])
     net = constructions.relu_interpolant_1d(_f, a, b, cfg["curve_knots"])
@@ -110,8 +126,85 @@ def compute(config: dict | None = None) -> dict:
     }
 
 
-def run(out: str | Path = "results/approx") -> Path:
-    """Compute the figure data and write ``out/theorems.json``."""
-    torch.set_num_threads(1)
-    payload = compute()
-    return write_result(Path(out) / "theorems.json", payload, payload["config"])
+def cells(config: TheoremsConfig) -> list[dict]:
+    """One cell: the whole computation takes seconds."""
+    return [config.to_dict()]
+
+
+def run_cell(cell: dict) -> dict:
+    """The figure data of one config."""
+    return compute(cell)
+
+
+#: Sobolev training losses below this count as reaching zero (float64 round-off).
+ZERO_LOSS = 1e-20
+
+
+def summarise(config: TheoremsConfig, cells_: list[dict], payloads: list[dict]) -> dict:
+    """The figure data, with the numerical checks of each statement."""
+    (data,) = payloads
+    t1, interp, t2 = data["theorem1"], data["interpolation"], data["theorem2"]
+    fits = [f["max_error"] for f in t2["inconsistent"]]
+    checks = [
+        {
+            "statement": "Theorem 1: ReLU interpolants converge in W^{1,inf} (rate about 1)",
+            "measured": -t1["rate_w1inf"],
+            "holds": bool(-t1["rate_w1inf"] > 0.8),
+        },
+        {
+            "statement": "Proposition: zero Sobolev training loss is reachable on any finite set",
+            "measured": max(r["loss"] for r in interp["losses"]),
+            "holds": all(r["loss"] < ZERO_LOSS for r in interp["losses"]),
+        },
+        {
+            "statement": "Theorem 2: with g != f', no fit is uniformly close to both",
+            "measured": min(fits),
+            "holds": bool(min(fits) >= t2["bound"]),
+        },
+    ]
+    return {
+        **{k: v for k, v in data.items() if k != "config"},
+        "checks": checks,
+        "verdicts": [],
+        "convergence": {
+            "trainings": 0,
+            "converged": 0,
+            "criterion": "none: the networks are explicit constructions, nothing is trained",
+        },
+    }
+
+
+def render(config: TheoremsConfig, summary: dict) -> dict[str, str]:
+    """``result.csv`` (the Theorem 1 rate table) and ``result.md`` (the checks)."""
+    t1 = summary["theorem1"]
+    rows = [{"knots": r["n_knots"], "w1inf": r["w1inf"], "w12": r["w12"]} for r in t1["table"]]
+    md = "# Theorems: numerical checks of the explicit constructions\n\n"
+    md += markdown_table(
+        ["statement", "measured", "holds"],
+        [
+            [c["statement"], fmt(c["measured"]), "yes" if c["holds"] else "**no**"]
+            for c in summary["checks"]
+        ],
+    )
+    md += "\nTheorem 1 interpolant, distance to f = sin(3x) + x^2/2 on the interval:\n\n"
+    md += markdown_table(
+        ["knots", "W^{1,inf}", "W^{1,2}"],
+        [[r["knots"], fmt(r["w1inf"]), fmt(r["w12"])] for r in rows],
+    )
+    md += (
+        f"\nFitted slopes of log error against log knots: W^{{1,inf}} {fmt(t1['rate_w1inf'])}, "
+        f"W^{{1,2}} {fmt(t1['rate_w12'])} (theory: -1).\n"
+    )
+    return {"result.csv": csv_text(rows), "result.md": md}
+
+
+STUDY = Study(
+    name="theorems",
+    description="Theorem 1, the interpolation Proposition and Theorem 2 by explicit constructions",
+    config=TheoremsConfig,
+    presets={"quick": {"knots": [4, 8, 16], "loss_dims": [1, 2]}, "full": {}},
+    cells=cells,
+    run_cell=run_cell,
+    summarise=summarise,
+    render=render,
+)

@@ -3,10 +3,10 @@
 For registry targets in d = 1, 2 and a few higher dimensions, MLPs with one (or two)
 hidden layers of growing width are trained by regular (order 0) and Sobolev (order
 1) training on a dense uniform sample, with relu, leaky_relu, softplus and tanh. The
-distance to the target on the whole domain is measured with :mod:`theory.norms` in
+distance to the target on the whole domain is measured with :mod:`sobolev_lab.theory.norms` in
 L^2, W^{1,2} and W^{1,inf} (the latter a grid lower bound), and a power law
 ``error ~ C width^-a`` is fitted per (target, activation, depth, method). The 1-D
-piecewise-linear ReLU interpolant (:mod:`theory.constructions.relu_universal`,
+piecewise-linear ReLU interpolant (:mod:`sobolev_lab.theory.constructions.relu_universal`,
 ``width + 1`` knots) is evaluated at the same widths as the reference curve.
 
 Methods: ``regular`` (order 0), ``sobolev`` (order 1, unit weights as in the paper)
@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
-from approx.common import target_function as _target
-from approx.fitting import fit_power_law
+from sobolev_lab.approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
+from sobolev_lab.approx.common import target_function as _target
+from sobolev_lab.approx.fitting import fit_power_law
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
-from theory.constructions.relu_universal import relu_interpolant_1d
+from sobolev_lab.theory.constructions.relu_universal import relu_interpolant_1d
 
 __all__ = ["METHOD_WEIGHTS", "PRESETS", "cell", "configs", "summarise"]
 

@@ -27,9 +27,9 @@ import time
 import torch
 
 import sobolev as sb
-from experiments.distillation.distill import teacher_jacobians
-from experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
-from experiments.distillation.teachers import TeacherNet
+from sobolev_lab.experiments.distillation.distill import teacher_jacobians
+from sobolev_lab.experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
+from sobolev_lab.experiments.distillation.teachers import TeacherNet
 
 
 def main() -> None:

@@ -70,7 +70,7 @@ def step_flops(n: int, d: int, order: int) -> float:
 
 
 def data(n: int, seeds: list[int]):
-    from theory.functions import get
+    from sobolev_lab.theory.functions import get
 
     f = get("styblinski_tang")
     lo, hi = (np.asarray(b) for b in f.domain)

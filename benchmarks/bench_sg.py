@@ -17,8 +17,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from experiments.synthetic_gradients.data import load_dataset
-from experiments.synthetic_gradients.train import Trainer
+from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
+from sobolev_lab.experiments.synthetic_gradients.train import Trainer
 
 REPEATS, INNER = 15, 20
 

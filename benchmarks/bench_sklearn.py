@@ -1,6 +1,6 @@
 """Test error of SobolevRegressor (given / estimated / no derivatives) vs MLPRegressor.
 
-On the seven 2-D functions of the Sobolev Training paper (``theory.functions``) and on
+On the seven 2-D functions of the Sobolev Training paper (``sobolev_lab.theory.functions``) and on
 scikit-learn's ``make_friedman1`` (10 inputs, 5 used; analytic, so exact gradients are
 known), train on ``--n-train`` uniform points and report the mean test MSE over
 ``--seeds`` seeds on ``--n-test`` fresh points. All four models share the architecture
@@ -39,7 +39,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from sobolev.sklearn import SobolevRegressor
-from theory.functions import PAPER_FUNCTIONS, get
+from sobolev_lab.theory.functions import PAPER_FUNCTIONS, get
 
 METHODS = ("given", "estimate", "none", "MLPRegressor")
 # Test gradient error of the Sobolev variants, and the error of the estimated

@@ -15,13 +15,13 @@ __all__ = ["FIGURES", "render"]
 
 #: Figure name -> module under ``paper_figs``.
 FIGURES = {
-    "styblinski_tang": "paper_figs.styblinski_tang",
-    "regression": "paper_figs.regression",
-    "universal": "paper_figs.universal",
-    "sample_complexity": "paper_figs.sample_complexity",
-    "distillation": "paper_figs.distillation",
-    "synthetic_gradients": "paper_figs.synthetic_gradients",
-    "theory": "paper_figs.theory",
+    "styblinski_tang": "sobolev_lab.paper_figs.styblinski_tang",
+    "regression": "sobolev_lab.paper_figs.regression",
+    "universal": "sobolev_lab.paper_figs.universal",
+    "sample_complexity": "sobolev_lab.paper_figs.sample_complexity",
+    "distillation": "sobolev_lab.paper_figs.distillation",
+    "synthetic_gradients": "sobolev_lab.paper_figs.synthetic_gradients",
+    "theory": "sobolev_lab.paper_figs.theory",
 }
 
 DEFAULT_RESULTS = Path("results")
@@ -52,7 +52,7 @@ def render(
     dict
         Per figure, the written paths, or a string saying why it was skipped.
     """
-    from paper_figs import _style
+    from sobolev_lab.paper_figs import _style
 
     names = list(FIGURES) if not only else list(only)
     unknown = [n for n in names if n not in FIGURES]

@@ -1,4 +1,4 @@
-"""Reading result files for figures (checksums verified by sobolev.results)."""
+"""Reading result files for figures (checksums verified by sobolev_lab.results)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from sobolev.results import read_result
+from sobolev_lab.results import read_result
 
 
 def payload(path: Path) -> dict[str, Any]:

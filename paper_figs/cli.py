@@ -6,7 +6,7 @@ import argparse
 
 
 def _main(args: argparse.Namespace) -> int:
-    from paper_figs import render
+    from sobolev_lab.paper_figs import render
 
     report = render(only=args.only, results=args.results, out=args.out, preset=args.preset)
     for name, outcome in report.items():
@@ -19,7 +19,7 @@ def _main(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     """Add the ``figures`` subcommand."""
-    from paper_figs import DEFAULT_OUT, DEFAULT_RESULTS, FIGURES
+    from sobolev_lab.paper_figs import DEFAULT_OUT, DEFAULT_RESULTS, FIGURES
 
     p = subparsers.add_parser("figures", help="draw every figure from results/ (never trains)")
     p.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="figures to draw")

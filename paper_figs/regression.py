@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from paper_figs import _io, _style
+from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {"paper": ("regression/paper.json",), "quick": ("regression/quick.json",)}
 

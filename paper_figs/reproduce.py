@@ -54,7 +54,7 @@ def _run(label: str, args: list[str], log: Path) -> tuple[bool, float]:
     print(f"==> {label}: sobolev {' '.join(args)}", flush=True)
     with log.open("w") as fh:
         proc = subprocess.run(
-            [sys.executable, "-m", "sobolev.cli", *args],
+            [sys.executable, "-m", "sobolev_lab.cli", *args],
             stdout=fh,
             stderr=subprocess.STDOUT,
             check=False,
@@ -69,8 +69,8 @@ def reproduce(
     preset: str, results: Path, figures: Path, jobs: int, only: list[str] | None = None
 ) -> int:
     """Run the studies of ``preset``, the figures and the summary; 0 if all succeeded."""
-    from paper_figs import render
-    from paper_figs.summary import headline
+    from sobolev_lab.paper_figs import render
+    from sobolev_lab.paper_figs.summary import headline
 
     results.mkdir(parents=True, exist_ok=True)
     logs = results / "logs"

@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from paper_figs import _io, _style
+from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {
     "paper": ("approx/samples_full.json",),

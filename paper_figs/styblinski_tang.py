@@ -13,7 +13,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from paper_figs import _io, _style
+from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {"paper": ("regression/paper.json",), "quick": ("regression/quick.json",)}
 N_TRAIN = "20"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from paper_figs import _io
+from sobolev_lab.paper_figs import _io
 
 FILES = {
     "paper": {

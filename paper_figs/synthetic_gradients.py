@@ -11,7 +11,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from paper_figs import _io, _style
+from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {"paper": ("sg/digits.json",), "quick": ("sg/digits.json",)}
 LINESTYLES = ("-", "--", ":")

@@ -15,13 +15,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from paper_figs import _io, _style
+from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {"paper": ("approx/theorems.json",), "quick": ("approx/theorems.json",)}
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``theory.png``/``.pdf`` from ``results/approx/theorems.json``."""
+    """Draw ``sobolev_lab.theory.png``/``.pdf`` from ``results/approx/theorems.json``."""
     pay = _io.payload(paths[0])
     t1, ip, t2 = pay["theorem1"], pay["interpolation"], pay["theorem2"]
     c_true, c_net = _style.OKABE_ITO[7], _style.OKABE_ITO[1]

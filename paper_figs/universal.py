@@ -12,8 +12,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from paper_figs import _io, _style
-from sobolev.results import mean_sem
+from sobolev_lab.paper_figs import _io, _style
+from sobolev_lab.stats import mean_sem
 
 REQUIRES = {
     "paper": ("approx/universal_full.json",),

@@ -4,13 +4,13 @@ import subprocess
 import sys
 
 import sobolev
-from sobolev import _demo
-from sobolev.cli import main
+from sobolev_lab import demo as _demo
+from sobolev_lab.cli import main
 
 
 def test_version_via_console_script():
     out = subprocess.run(
-        [sys.executable, "-m", "sobolev.cli", "--version"], capture_output=True, text=True
+        [sys.executable, "-m", "sobolev_lab.cli", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and sobolev.__version__ in out.stdout
 

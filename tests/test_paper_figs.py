@@ -5,7 +5,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pytest
 
-from paper_figs import FIGURES, render
+from sobolev_lab.paper_figs import FIGURES, render
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from paper_figs import reproduce as rp
-from paper_figs.summary import headline
+from sobolev_lab.paper_figs import reproduce as rp
+from sobolev_lab.paper_figs.summary import headline
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 
@@ -30,7 +30,7 @@ def test_quick_preset_runs_one_study_figures_and_summary(tmp_path, capsys):
 
 
 def test_every_study_of_each_preset_is_a_known_subcommand():
-    from sobolev.cli import build_parser
+    from sobolev_lab.cli import build_parser
 
     commands = set(build_parser()._subparsers._group_actions[0].choices)
     for preset in rp.STUDIES.values():

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from tests_support import square
 
-from sobolev.results import CorruptResultError, read_result, write_result
-from sobolev.sweep import cell_path, run_sweep
+from sobolev_lab.results import CorruptResultError, read_result, write_result
+from sobolev_lab.sweep import cell_path, run_sweep
 
 CONFIGS = [{"i": i} for i in range(6)]
 EXPECTED = [square(c) for c in CONFIGS]
@@ -81,7 +81,7 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path):
         f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from sobolev.sweep import run_sweep
+        from sobolev_lab.sweep import run_sweep
         from tests_support import square
         configs = [{{"i": i, "sleep": 0.3}} for i in range(12)]
         run_sweep(square, configs, {str(tmp_path)!r}, backend="sequential", progress=False)
@@ -128,7 +128,7 @@ def test_result_files_record_provenance(tmp_path):
 def test_mean_sem_against_scipy_and_for_a_single_value():
     from scipy import stats
 
-    from sobolev.results import mean_sem
+    from sobolev_lab.stats import mean_sem
 
     a = np.array([0.3, 1.7, 2.2, 0.9, 4.1])
     mean, sem = mean_sem(a)

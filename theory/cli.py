@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Build and print the report; return 0 if every check passed, else 1."""
     import torch
 
-    from theory.report import build_report
+    from sobolev_lab.theory.report import build_report
 
     torch.set_num_threads(1)
     max_dim, max_degree = args.max_dim, args.max_degree

@@ -6,8 +6,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from theory import constructions, functions, sample_complexity
-from theory.norms import sobolev_norm
+from sobolev_lab.theory import constructions, functions, sample_complexity
+from sobolev_lab.theory.norms import sobolev_norm
 
 
 class _Checks:

@@ -1,7 +1,7 @@
 """Sobolev policy distillation on miniature Atari (MinAtar), paper Sec. 5.2.
 
 A teacher policy (a small PPO-trained conv net per game, shipped in
-:mod:`experiments.distillation.teachers`) is distilled into a smaller student from a
+:mod:`sobolev_lab.experiments.distillation.teachers`) is distilled into a smaller student from a
 pool of recorded states. Regular distillation minimises KL(teacher || student) on the
 action distributions; Sobolev distillation adds the first-order term matching the
 input Jacobian of the policy's log-probabilities through one random projection per

@@ -26,7 +26,7 @@ def _error(exc: Exception) -> int:
 def _run(args: argparse.Namespace) -> int:
     import torch
 
-    from experiments.distillation.study import preset, run_study
+    from sobolev_lab.experiments.distillation.study import preset, run_study
 
     torch.set_num_threads(1)
     try:
@@ -67,8 +67,8 @@ def _run(args: argparse.Namespace) -> int:
 def _train_teacher(args: argparse.Namespace) -> int:
     import torch
 
-    from experiments.distillation.envs import check_game, require_minatar
-    from experiments.distillation.teachers import TEACHER_DIR, PPOConfig, train_teacher
+    from sobolev_lab.experiments.distillation.envs import check_game, require_minatar
+    from sobolev_lab.experiments.distillation.teachers import TEACHER_DIR, PPOConfig, train_teacher
 
     torch.set_num_threads(1)
     try:
@@ -90,7 +90,7 @@ def _train_teacher(args: argparse.Namespace) -> int:
 
 
 def _teachers(args: argparse.Namespace) -> int:
-    from experiments.distillation.teachers import TEACHER_DIR, read_manifest
+    from sobolev_lab.experiments.distillation.teachers import TEACHER_DIR, read_manifest
 
     try:
         manifest = read_manifest(args.teacher_dir or TEACHER_DIR)

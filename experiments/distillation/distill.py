@@ -42,9 +42,9 @@ import numpy as np
 import torch
 
 import sobolev as sb
-from experiments.distillation.envs import play
-from experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
-from sobolev.results import mean_sem
+from sobolev_lab.experiments.distillation.envs import play
+from sobolev_lab.experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
+from sobolev_lab.stats import mean_sem
 
 __all__ = ["METHODS", "distill", "policy_metrics", "student_return", "teacher_jacobians"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from experiments.distillation.envs import action_set, make_env, sample_actions
+from sobolev_lab.experiments.distillation.envs import action_set, make_env, sample_actions
 
 __all__ = ["as_flat", "record_pool", "split_pool"]
 

@@ -5,7 +5,7 @@ states recorded from the game's shipped teacher, and scores it on the held-out s
 (KL(teacher || student), action-prediction error, Jacobian error) and in the game
 (mean return, actions sampled from the student). Extra cells measure the teacher's
 and the random policy's return with the same episodes. Cells run through
-:func:`sobolev.sweep.run_sweep`, so an interrupted study resumes.
+:func:`sobolev_lab.sweep.run_sweep`, so an interrupted study resumes.
 
 Both methods of a (game, fraction, seed) use the same training states, student
 initialisation, minibatch order, steps and evaluation episodes.
@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from experiments.distillation.distill import METHODS, distill, student_return
-from experiments.distillation.envs import check_game, play, require_minatar
-from experiments.distillation.pool import as_flat, record_pool, split_pool
-from experiments.distillation.teachers import TEACHER_DIR, load_teacher
-from sobolev.results import atomic_write_text, mean_sem, write_result
-from sobolev.sweep import run_sweep
+from sobolev_lab.experiments.distillation.distill import METHODS, distill, student_return
+from sobolev_lab.experiments.distillation.envs import check_game, play, require_minatar
+from sobolev_lab.experiments.distillation.pool import as_flat, record_pool, split_pool
+from sobolev_lab.experiments.distillation.teachers import TEACHER_DIR, load_teacher
+from sobolev_lab.results import atomic_write_text, write_result
+from sobolev_lab.stats import mean_sem
+from sobolev_lab.sweep import run_sweep
 
 __all__ = ["PRESETS", "build_cells", "preset", "run_cell", "run_study"]
 
@@ -336,7 +337,7 @@ def run_study(
         A :func:`preset` with any overrides; ``cfg["name"]`` names the output files.
     out_dir : path-like
         Holds the result files and ``cells/`` (one file per finished cell).
-    backend, n_jobs : as in :func:`sobolev.sweep.run_sweep`
+    backend, n_jobs : as in :func:`sobolev_lab.sweep.run_sweep`
     progress : bool
 
     Returns

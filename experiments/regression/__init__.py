@@ -10,14 +10,14 @@ values alone (Kissel & Diepold 2019).
 >>> result["rows"][0]["test_mse_values_mean"]               # doctest: +SKIP
 
 Command line: ``sobolev regression --preset paper --jobs 2``; ``--preset extended`` runs
-every 2-D function of :mod:`theory.functions` plus the ``d`` = 4 and 8 versions of the
+every 2-D function of :mod:`sobolev_lab.theory.functions` plus the ``d`` = 4 and 8 versions of the
 dimension-generic ones; ``--report-only`` rewrites the CSV and Markdown tables of a stored
 result from its per-seed numbers without training. See
-:mod:`experiments.regression.config` for the configuration keys and
-:mod:`experiments.regression.study` for data, normalisation and kink handling.
+:mod:`sobolev_lab.experiments.regression.config` for the configuration keys and
+:mod:`sobolev_lab.experiments.regression.study` for data, normalisation and kink handling.
 """
 
-from experiments.regression.config import METHODS, preset, validate
-from experiments.regression.driver import regenerate, run
+from sobolev_lab.experiments.regression.config import METHODS, preset, validate
+from sobolev_lab.experiments.regression.driver import regenerate, run
 
 __all__ = ["METHODS", "preset", "regenerate", "run", "validate"]

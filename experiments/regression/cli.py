@@ -9,8 +9,8 @@ import sys
 def _main(args: argparse.Namespace) -> int:
     import torch
 
-    from experiments.regression.config import preset
-    from experiments.regression.driver import run
+    from sobolev_lab.experiments.regression.config import preset
+    from sobolev_lab.experiments.regression.driver import run
 
     torch.set_num_threads(1)
     if args.report_only:
@@ -56,8 +56,8 @@ def _main(args: argparse.Namespace) -> int:
 def _report_only(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from experiments.regression.driver import regenerate
-    from sobolev.results import CorruptResultError
+    from sobolev_lab.experiments.regression.driver import regenerate
+    from sobolev_lab.results import CorruptResultError
 
     path = Path(args.out) / f"{args.name or args.preset}.json"
     try:

@@ -3,7 +3,7 @@
 A config is a plain JSON-serialisable dict (it is hashed to name result cells):
 
 ``functions``
-    Registry names of :mod:`theory.functions`, optionally with a dimension as
+    Registry names of :mod:`sobolev_lab.theory.functions`, optionally with a dimension as
     ``"name:d"`` (``"rosenbrock:8"``); a bare name is the 2-D version.
 ``n_train``
     Training-set sizes (points drawn uniformly on the function's domain).
@@ -44,7 +44,7 @@ import copy
 import math
 from typing import Any
 
-from theory.functions import PAPER_FUNCTIONS
+from sobolev_lab.theory.functions import PAPER_FUNCTIONS
 
 METHODS: tuple[str, ...] = ("regular", "sobolev", "sobolev_estimated")
 
@@ -72,7 +72,7 @@ _BASE: dict[str, Any] = {
 
 
 def _extended_functions() -> list[str]:
-    from theory.functions import generic_names, names
+    from sobolev_lab.theory.functions import generic_names, names
 
     return [*names(), *(f"{n}:{d}" for d in (4, 8) for n in generic_names())]
 
@@ -136,7 +136,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
     cfg = copy.deepcopy(_BASE)
     cfg.update(copy.deepcopy(config))
 
-    from theory.functions import get, names
+    from sobolev_lab.theory.functions import get, names
 
     functions = cfg["functions"]
     if isinstance(functions, str) or not isinstance(functions, list | tuple) or not functions:

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from experiments.regression import report
-from experiments.regression.config import preset, validate
-from experiments.regression.study import cell_configs, run_cell
+from sobolev_lab.experiments.regression import report
+from sobolev_lab.experiments.regression.config import preset, validate
+from sobolev_lab.experiments.regression.study import cell_configs, run_cell
 
 __all__ = ["regenerate", "run"]
 
@@ -24,7 +24,7 @@ KINKS = (
     "non-smooth functions (registry flag smooth=False; here Ackley at the origin in every "
     "dimension and Bukin N.6 on the ridge x2 = x1^2/100 and on x1 = -10): training and test "
     "points uniform on the whole domain (no margin, as in the paper); targets follow the "
-    "theory.functions convention (a non-smooth summand contributes 0 to the gradient at the "
+    "sobolev_lab.theory.functions convention (a non-smooth summand contributes 0 to the gradient at the "
     "kink, never NaN); *_away metrics repeat the test MSEs on the test points at least "
     "kink_margin x (domain diagonal) from the kink set"
 )
@@ -45,14 +45,14 @@ def run(
     Parameters
     ----------
     config : dict or str
-        A config (see :mod:`experiments.regression.config`) or a preset name
+        A config (see :mod:`sobolev_lab.experiments.regression.config`) or a preset name
         (``"quick"``, ``"paper"``, ``"extended"``). Validated before any training.
     out_dir : path-like
         Holds ``cells/`` (one file per finished cell) and, when ``write``, the study's
-        ``<name>.json`` (:func:`sobolev.results.write_result`), ``<name>.csv`` and
+        ``<name>.json`` (:func:`sobolev_lab.results.write_result`), ``<name>.csv`` and
         ``<name>.md``.
     backend, n_jobs, scheduler
-        Passed to :func:`sobolev.sweep.run_sweep`.
+        Passed to :func:`sobolev_lab.sweep.run_sweep`.
     progress : bool
         Progress bar and summary on stderr.
     write : bool
@@ -73,7 +73,7 @@ def run(
         Some cells failed; their tracebacks are in the message (finished cells stay
         on disk and are reused by the next run).
     """
-    from sobolev.sweep import run_sweep
+    from sobolev_lab.sweep import run_sweep
 
     cfg = validate(preset(config) if isinstance(config, str) else config)
     cells = cell_configs(cfg)
@@ -123,7 +123,7 @@ def run(
         },
     }
     if write:
-        from sobolev.results import atomic_write_text, write_result
+        from sobolev_lab.results import atomic_write_text, write_result
 
         name = cfg["name"]
         write_result(out_dir / f"{name}.json", payload, cfg)
@@ -136,8 +136,8 @@ def regenerate(path: str | os.PathLike) -> dict[str, Any]:
     """Rewrite the CSV and Markdown tables of a stored result from its per-seed numbers.
 
     No training and no change to the JSON: the file is read and verified
-    (:func:`sobolev.results.read_result`), its summary is recomputed from the per-seed
-    numbers by :func:`experiments.regression.report.rebuild` (which checks that the
+    (:func:`sobolev_lab.results.read_result`), its summary is recomputed from the per-seed
+    numbers by :func:`sobolev_lab.experiments.regression.report.rebuild` (which checks that the
     recomputed numbers equal the stored ones), and ``<name>.csv`` / ``<name>.md`` are
     written beside it. Use it after a change to the report's layout.
 
@@ -155,12 +155,12 @@ def regenerate(path: str | os.PathLike) -> dict[str, Any]:
     ------
     FileNotFoundError
         No file at ``path``.
-    sobolev.results.CorruptResultError
+    sobolev_lab.results.CorruptResultError
         The file fails its checksum.
     ValueError
         The stored summary disagrees with the per-seed numbers.
     """
-    from sobolev.results import atomic_write_text, read_result
+    from sobolev_lab.results import atomic_write_text, read_result
 
     path = Path(path)
     if not path.is_file():

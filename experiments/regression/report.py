@@ -2,7 +2,7 @@
 
 Everything here is computed from the per-seed numbers of a result payload, so the
 tables of a stored result regenerate without retraining
-(:func:`experiments.regression.driver.regenerate`, ``sobolev regression --report-only``).
+(:func:`sobolev_lab.experiments.regression.driver.regenerate`, ``sobolev regression --report-only``).
 
 - :func:`summary_rows`: mean and standard error over seeds per (function, size,
   budget, method), and the ratio regular / method.
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sobolev.results import mean_sem
+from sobolev_lab.stats import mean_sem
 
 __all__ = [
     "convergence_rows",

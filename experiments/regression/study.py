@@ -4,7 +4,7 @@ One *cell* is a (function, training-set size, step budget): every seed and every
 method of a cell is trained at once as vectorised ensembles
 (:func:`sobolev.ensemble.fit_ensemble`): one ensemble of order-0 members and one of
 order-1 members (exact and estimated gradients side by side). Cells run through
-:func:`sobolev.sweep.run_sweep`, so an interrupted study resumes where it stopped.
+:func:`sobolev_lab.sweep.run_sweep`, so an interrupted study resumes where it stopped.
 
 Data. Seed ``s`` draws the ``n`` training points from
 ``numpy.random.default_rng([s, n, 0])`` and the test points from
@@ -21,7 +21,7 @@ Value and derivative terms have unit weights in these units. Test metrics are in
 original units: predictions are mapped back.
 
 Kinks (Ackley at the origin, Bukin N.6 on its ridge and on ``x1 = -10``): targets
-follow :mod:`theory.functions`' convention (each non-smooth summand contributes 0 to
+follow :mod:`sobolev_lab.theory.functions`' convention (each non-smooth summand contributes 0 to
 the gradient at the kink, never NaN); uniform points hit the kink set with
 probability 0. Near Bukin N.6's ridge ``|grad f|`` grows like ``dist^-1/2``, so its
 gradient MSE is dominated by the test points closest to the ridge; metrics are also
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from experiments.regression.config import parse_function
+from sobolev_lab.experiments.regression.config import parse_function
 
 __all__ = ["cell_configs", "run_cell"]
 
@@ -154,7 +154,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
         (when ``grid_size > 0``): seed-0 predictions and gradients of every method.
     """
     from sobolev.ensemble import MLPEnsemble, fit_ensemble
-    from theory.functions import get
+    from sobolev_lab.theory.functions import get
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # identical numbers whatever the caller's thread count

@@ -16,7 +16,7 @@ architecture, data, optimiser and seeds:
 
 Quick start::
 
-    from experiments.synthetic_gradients import run
+    from sobolev_lab.experiments.synthetic_gradients import run
     result = run({"dataset": "digits", "preset": "quick"})
     print(result["summary"])
 
@@ -29,14 +29,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from experiments.synthetic_gradients.config import (
+from sobolev_lab.experiments.synthetic_gradients.config import (
     CELL_DEFAULTS,
     METHODS,
     PRESETS,
     study_config,
     validate_cell,
 )
-from experiments.synthetic_gradients.train import run_cell
+from sobolev_lab.experiments.synthetic_gradients.train import run_cell
 
 __all__ = [
     "CELL_DEFAULTS",
@@ -67,7 +67,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         ``summary`` (one row per method and number of modules), ``curves``,
         ``cells``, ``paths`` (the files written), ``wall_time_s``.
     """
-    from experiments.synthetic_gradients.study import run_study
+    from sobolev_lab.experiments.synthetic_gradients.study import run_study
 
     config = dict(config)
     out = config.pop("out", "results/sg")

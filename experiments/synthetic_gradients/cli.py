@@ -13,16 +13,16 @@ import argparse
 import sys
 import time
 
-from experiments.synthetic_gradients.config import METHODS, PRESETS, study_config
-from experiments.synthetic_gradients.data import DATASETS, DataError
-from experiments.synthetic_gradients.models import ALLOWED_MODULES
+from sobolev_lab.experiments.synthetic_gradients.config import METHODS, PRESETS, study_config
+from sobolev_lab.experiments.synthetic_gradients.data import DATASETS, DataError
+from sobolev_lab.experiments.synthetic_gradients.models import ALLOWED_MODULES
 from sobolev.models import ACTIVATIONS
 
 
 def _main(args: argparse.Namespace) -> int:
     import torch
 
-    from experiments.synthetic_gradients.study import markdown_table, run_study
+    from sobolev_lab.experiments.synthetic_gradients.study import markdown_table, run_study
 
     torch.set_num_threads(1)
     overrides = {"device": args.device, "amp": args.amp, "conditioned": not args.unconditioned}
@@ -42,7 +42,7 @@ def _main(args: argparse.Namespace) -> int:
             **overrides,
         )
         if args.dataset != "digits":  # fail on a bad data directory before any training
-            from experiments.synthetic_gradients.data import load_dataset
+            from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
 
             load_dataset(args.dataset, args.data_dir)
         if args.device == "cuda" and not torch.cuda.is_available():

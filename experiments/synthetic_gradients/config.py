@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.synthetic_gradients.data import DATASETS
-from experiments.synthetic_gradients.models import ALLOWED_MODULES
+from sobolev_lab.experiments.synthetic_gradients.data import DATASETS
+from sobolev_lab.experiments.synthetic_gradients.models import ALLOWED_MODULES
 from sobolev.models import ACTIVATIONS
 
 __all__ = [

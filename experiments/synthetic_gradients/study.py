@@ -1,9 +1,9 @@
 """The study: every (method, modules, seed) cell on one dataset, aggregated and written.
 
-Cells run through :func:`sobolev.sweep.run_sweep`, so an interrupted study resumes
+Cells run through :func:`sobolev_lab.sweep.run_sweep`, so an interrupted study resumes
 where it stopped (finished cells live in ``<out>/<dataset>/cells/``). Outputs:
 
-* ``<out>/<dataset>.json``: :func:`sobolev.results.write_result` document whose
+* ``<out>/<dataset>.json``: :func:`sobolev_lab.results.write_result` document whose
   payload holds the summary rows, the mean/SE curves per (method, modules) for
   figure scripts, and every cell's own result;
 * ``<out>/<dataset>.csv``: one row per (method, modules);
@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from experiments.synthetic_gradients.config import cell_configs
-from experiments.synthetic_gradients.train import run_cell
-from sobolev.results import atomic_write_text, mean_sem, write_result
-from sobolev.sweep import run_sweep
+from sobolev_lab.experiments.synthetic_gradients.config import cell_configs
+from sobolev_lab.experiments.synthetic_gradients.train import run_cell
+from sobolev_lab.results import atomic_write_text, write_result
+from sobolev_lab.stats import mean_sem
+from sobolev_lab.sweep import run_sweep
 
 __all__ = ["aggregate", "markdown_table", "run_study", "write_outputs"]
 
@@ -195,7 +196,7 @@ def run_study(
     Parameters
     ----------
     study : dict
-        From :func:`experiments.synthetic_gradients.config.study_config`.
+        From :func:`sobolev_lab.experiments.synthetic_gradients.config.study_config`.
     out_dir : path-like
         Where ``<dataset>.json/.csv/.md`` and ``<dataset>/cells/`` go.
     n_jobs : int

@@ -47,10 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import sobolev as sb
-from experiments.synthetic_gradients.config import MODULE_METHODS, validate_cell
-from experiments.synthetic_gradients.data import load_dataset
-from experiments.synthetic_gradients.models import cnn_stages, mlp_stages, stage_shapes
-from experiments.synthetic_gradients.modules import (
+from sobolev_lab.experiments.synthetic_gradients.config import MODULE_METHODS, validate_cell
+from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
+from sobolev_lab.experiments.synthetic_gradients.models import cnn_stages, mlp_stages, stage_shapes
+from sobolev_lab.experiments.synthetic_gradients.modules import (
     Critic,
     SyntheticGradient,
     critic_of_flat_h,

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from approx.fitting import crossing_point, fit_power_law, samples_to_reach
+from sobolev_lab.approx.fitting import crossing_point, fit_power_law, samples_to_reach
 
 
 def test_exact_power_law_is_recovered():

@@ -5,11 +5,11 @@ import math
 
 import pytest
 
-from approx import sample_complexity, universal
-from approx.driver import run_study
-from sobolev.cli import main
-from sobolev.results import read_result
-from sobolev.sweep import run_sweep
+from sobolev_lab.approx import sample_complexity, universal
+from sobolev_lab.approx.driver import run_study
+from sobolev_lab.cli import main
+from sobolev_lab.results import read_result
+from sobolev_lab.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +127,8 @@ def test_cli_reuses_cells(universal_run, capsys):
 
 
 def test_theorems_figure_data(tmp_path):
-    from approx.theorems import run
-    from sobolev.results import read_result
+    from sobolev_lab.approx.theorems import run
+    from sobolev_lab.results import read_result
 
     pay = read_result(run(tmp_path))["payload"]
     t1 = pay["theorem1"]

@@ -9,18 +9,18 @@ import pytest
 import torch
 
 import sobolev as sb
-from experiments.distillation.distill import distill, teacher_jacobians
-from experiments.distillation.envs import (
+from sobolev_lab.experiments.distillation.distill import distill, teacher_jacobians
+from sobolev_lab.experiments.distillation.envs import (
     GAMES,
     DistillationError,
     check_game,
     play,
     require_minatar,
 )
-from experiments.distillation.pool import as_flat, record_pool, split_pool
-from experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
-from experiments.distillation.study import preset, run_cell, run_study
-from experiments.distillation.teachers import (
+from sobolev_lab.experiments.distillation.pool import as_flat, record_pool, split_pool
+from sobolev_lab.experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
+from sobolev_lab.experiments.distillation.study import preset, run_cell, run_study
+from sobolev_lab.experiments.distillation.teachers import (
     TEACHER_DIR,
     PPOConfig,
     TeacherNet,
@@ -28,9 +28,9 @@ from experiments.distillation.teachers import (
     read_manifest,
     sha256,
 )
-from experiments.distillation.teachers.ppo import train_ppo
-from sobolev.cli import main
-from sobolev.results import read_result
+from sobolev_lab.experiments.distillation.teachers.ppo import train_ppo
+from sobolev_lab.cli import main
+from sobolev_lab.results import read_result
 
 SHAPE = (10, 10, 4)  # Breakout
 
@@ -245,7 +245,7 @@ def test_missing_minatar_error(monkeypatch, tmp_path, capsys):
 
 def test_run_cell_reproducible():
     cfg = preset("quick")
-    from experiments.distillation.study import build_cells
+    from sobolev_lab.experiments.distillation.study import build_cells
 
     cell = next(c for c in build_cells(cfg) if c["kind"] == "student" and c["method"] == "sobolev")
     cell = {**cell, "steps": 20, "episodes": 1, "max_steps": 50}
@@ -284,7 +284,7 @@ def test_bad_device_is_one_line(tmp_path, capsys):
 
 
 def test_study_config_validation():
-    from experiments.distillation.study import validate
+    from sobolev_lab.experiments.distillation.study import validate
 
     for key, bad, match in [
         ("methods", ["jacobian"], "methods"),

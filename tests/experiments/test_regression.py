@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from experiments.regression import preset, run, validate
-from experiments.regression.report import CSV_COLUMNS, markdown, method_comparisons
-from sobolev.results import read_result
+from sobolev_lab.experiments.regression import preset, run, validate
+from sobolev_lab.experiments.regression.report import CSV_COLUMNS, markdown, method_comparisons
+from sobolev_lab.results import read_result
 
 TINY = {
     "name": "tiny",
@@ -118,7 +118,7 @@ def test_invalid_config_fails_before_training(tmp_path, change, message):
 
 
 def test_cli_runs_and_overrides_the_preset(tmp_path, capsys):
-    from sobolev.cli import main
+    from sobolev_lab.cli import main
 
     status = main(
         [
@@ -152,7 +152,7 @@ def test_cli_runs_and_overrides_the_preset(tmp_path, capsys):
 
 
 def test_paired_stats_against_a_hand_computation():
-    from experiments.regression.report import paired_stats
+    from sobolev_lab.experiments.regression.report import paired_stats
 
     a, b = [1.0, 2.0, 4.0], [2.0, 2.0, 2.0]
     st = paired_stats(a, b)
@@ -194,10 +194,10 @@ def test_convergence_table_has_paired_noise_columns(tmp_path):
 
 
 def test_report_only_regenerates_tables_of_an_old_result_without_touching_it(tmp_path, capsys):
-    from experiments.regression.driver import regenerate
-    from experiments.regression.report import rebuild
-    from sobolev.cli import main
-    from sobolev.results import write_result
+    from sobolev_lab.experiments.regression.driver import regenerate
+    from sobolev_lab.experiments.regression.report import rebuild
+    from sobolev_lab.cli import main
+    from sobolev_lab.results import write_result
 
     res = run(TINY, out_dir=tmp_path, backend="sequential", progress=False)
     table = (tmp_path / "tiny.md").read_text()

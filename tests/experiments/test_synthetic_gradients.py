@@ -9,19 +9,19 @@ import torch
 import torch.nn.functional as F
 
 import sobolev as sb
-from experiments.synthetic_gradients import run, run_cell, study_config, validate_cell
-from experiments.synthetic_gradients.data import CIFAR10_FILES
-from experiments.synthetic_gradients.models import cnn_stages, mlp_stages, stage_shapes
-from experiments.synthetic_gradients.modules import (
+from sobolev_lab.experiments.synthetic_gradients import run, run_cell, study_config, validate_cell
+from sobolev_lab.experiments.synthetic_gradients.data import CIFAR10_FILES
+from sobolev_lab.experiments.synthetic_gradients.models import cnn_stages, mlp_stages, stage_shapes
+from sobolev_lab.experiments.synthetic_gradients.modules import (
     Critic,
     SyntheticGradient,
     critic_of_flat_h,
     critic_value_and_gradient,
 )
-from experiments.synthetic_gradients.study import aggregate
-from experiments.synthetic_gradients.train import Trainer
-from sobolev.cli import main
-from sobolev.results import read_result
+from sobolev_lab.experiments.synthetic_gradients.study import aggregate
+from sobolev_lab.experiments.synthetic_gradients.train import Trainer
+from sobolev_lab.cli import main
+from sobolev_lab.results import read_result
 
 TINY = {"steps": 12, "eval_every": 6, "hidden": [16, 16, 16], "module_width": 16,
         "monitor_size": 32, "batch_size": 32}  # fmt: skip

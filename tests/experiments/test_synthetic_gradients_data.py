@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from experiments.synthetic_gradients.data import (
+from sobolev_lab.experiments.synthetic_gradients.data import (
     CIFAR10_FILES,
     MNIST_FILES,
     DataError,

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-import theory
-from theory.cli import register, run
-from theory.report import build_report
+from sobolev_lab import theory
+from sobolev_lab.theory.cli import register, run
+from sobolev_lab.theory.report import build_report
 
 THEORY_DIR = pathlib.Path(theory.__file__).parent
 
@@ -64,6 +64,6 @@ def test_bad_cli_arguments():
 
 
 def test_entry_point_is_installed():
-    cli = pytest.importorskip("sobolev.cli")
+    cli = pytest.importorskip("sobolev_lab.cli")
     args = cli.build_parser().parse_args(["theory", "--quick"])
     assert args.func is run

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.constructions import (
+from sobolev_lab.theory.constructions import (
     convergence_table,
     coupling_demo,
     coupling_lower_bound,

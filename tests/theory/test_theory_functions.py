@@ -1,4 +1,4 @@
-"""theory.functions against independent oracles: argmin-testfunctions (Rust, analytic
+"""sobolev_lab.theory.functions against independent oracles: argmin-testfunctions (Rust, analytic
 derivatives), scipy's Rosenbrock, HIPS autograd on plain numpy code, torch autograd."""
 
 import pickle
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from theory_oracle_functions import REFERENCES
 
-from theory.functions import PAPER_FUNCTIONS, generic_names, get, names, sample
+from sobolev_lab.theory.functions import PAPER_FUNCTIONS, generic_names, get, names, sample
 
 RTOL = 1e-10
 

@@ -1,4 +1,4 @@
-"""theory.norms: closed forms, independent quadrature, norm axioms (hypothesis)."""
+"""sobolev_lab.theory.norms: closed forms, independent quadrature, norm axioms (hypothesis)."""
 
 import numpy as np
 import pytest
@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.functions import get
-from theory.norms import (
+from sobolev_lab.theory.functions import get
+from sobolev_lab.theory.norms import (
     Box,
     as_box,
     flatten_table,
@@ -18,7 +18,7 @@ from theory.norms import (
     sobolev_norm,
     sobolev_seminorm,
 )
-from theory.norms.quadrature import gauss_legendre
+from sobolev_lab.theory.norms.quadrature import gauss_legendre
 
 x, y = sp.symbols("x y", real=True)
 PI = np.pi

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from theory.sample_complexity import (
+from sobolev_lab.theory.sample_complexity import (
     PRIME,
     counting_points,
     design_matrix,

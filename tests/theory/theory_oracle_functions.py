@@ -1,7 +1,7 @@
 """Plain autograd-numpy implementations of the catalog, written independently of sympy.
 
 Used as an oracle: HIPS ``autograd`` differentiates them and the results are compared
-with :mod:`theory.functions`. Each takes X of shape (N, d) and returns (N,).
+with :mod:`sobolev_lab.theory.functions`. Each takes X of shape (N, d) and returns (N,).
 """
 
 import autograd.numpy as anp

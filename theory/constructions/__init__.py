@@ -8,12 +8,12 @@
   ``max(|f - h|_inf, |g - h'|_inf)`` when ``g != f'``.
 """
 
-from theory.constructions.coupling import coupling_demo, coupling_lower_bound, minimax_fit
-from theory.constructions.finite_interpolation import (
+from sobolev_lab.theory.constructions.coupling import coupling_demo, coupling_lower_bound, minimax_fit
+from sobolev_lab.theory.constructions.finite_interpolation import (
     interpolating_relu_network,
     sobolev_training_loss,
 )
-from theory.constructions.relu_universal import (
+from sobolev_lab.theory.constructions.relu_universal import (
     convergence_table,
     fitted_rate,
     relu_interpolant_1d,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from theory.norms import sobolev_distance
+from sobolev_lab.theory.norms import sobolev_distance
 
 
 def relu_interpolant_1d(

@@ -16,9 +16,9 @@ part of Hessians is dropped). Nothing ever returns NaN. Use
 ``f.distance_to_kink(x)`` or ``f.sample(n, margin=...)`` to stay away from them.
 """
 
-from theory.functions.catalog import PAPER_FUNCTIONS, Minimum
-from theory.functions.function import BenchmarkFunction
-from theory.functions.registry import generic_names, get, names, sample
+from sobolev_lab.theory.functions.catalog import PAPER_FUNCTIONS, Minimum
+from sobolev_lab.theory.functions.function import BenchmarkFunction
+from sobolev_lab.theory.functions.registry import generic_names, get, names, sample
 
 __all__ = [
     "PAPER_FUNCTIONS",

@@ -8,8 +8,8 @@ keep the same box in every coordinate.
 
 Non-smooth functions split their expression into a smooth part and a list of
 :class:`KinkTerm` s. Each kink term is non-differentiable exactly where its
-``indicator`` expression vanishes; :mod:`theory.functions.compiled` uses that split
-to apply the derivative convention at kinks (see :mod:`theory.functions`).
+``indicator`` expression vanishes; :mod:`sobolev_lab.theory.functions.compiled` uses that split
+to apply the derivative convention at kinks (see :mod:`sobolev_lab.theory.functions`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from theory.functions import kinks
+from sobolev_lab.theory.functions import kinks
 
 # Styblinski-Tang minimiser: the root of 4x^3 - 32x + 5 = 0 near -2.9.
 STYBLINSKI_TANG_ARGMIN = -2.903534027771177

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from theory.functions.catalog import Definition
+from sobolev_lab.theory.functions.catalog import Definition
 
 # Torch functions that sympy's printer may apply to plain Python numbers
 # (for example ``sqrt(2)`` after common-subexpression elimination).

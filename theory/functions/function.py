@@ -1,4 +1,4 @@
-"""The :class:`BenchmarkFunction` object returned by :func:`theory.functions.get`."""
+"""The :class:`BenchmarkFunction` object returned by :func:`sobolev_lab.theory.functions.get`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from theory.domain import Box
-from theory.functions.catalog import Entry, Minimum, make_symbols
-from theory.functions.compiled import CompiledFunction
+from sobolev_lab.theory.domain import Box
+from sobolev_lab.theory.functions.catalog import Entry, Minimum, make_symbols
+from sobolev_lab.theory.functions.compiled import CompiledFunction
 
 
 class BenchmarkFunction:
@@ -42,7 +42,7 @@ class BenchmarkFunction:
     Notes
     -----
     At kinks, gradients and Hessians follow the convention of
-    :mod:`theory.functions.compiled`: each non-smooth summand contributes 0 (the
+    :mod:`sobolev_lab.theory.functions.compiled`: each non-smooth summand contributes 0 (the
     minimum-norm subgradient for Lipschitz kinks), never NaN. The torch callables use
     the same convention under autograd, to second order.
     """
@@ -61,7 +61,7 @@ class BenchmarkFunction:
         self.smooth = not self._definition.kink_terms
 
     def __reduce__(self):
-        from theory.functions.registry import get
+        from sobolev_lab.theory.functions.registry import get
 
         return (get, (self.name, self.dim))
 

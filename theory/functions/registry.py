@@ -6,8 +6,8 @@ from functools import cache
 
 import numpy as np
 
-from theory.functions.catalog import ENTRIES, PAPER_FUNCTIONS
-from theory.functions.function import BenchmarkFunction
+from sobolev_lab.theory.functions.catalog import ENTRIES, PAPER_FUNCTIONS
+from sobolev_lab.theory.functions.function import BenchmarkFunction
 
 
 def names(paper_only: bool = False) -> list[str]:

@@ -3,12 +3,12 @@
 >>> from theory.norms import sobolev_distance
 >>> sobolev_distance(model, get("ackley", 3), k=1, p=2)     # doctest: +SKIP
 
-See :mod:`theory.norms.sobolev` for the definition and the methods.
+See :mod:`sobolev_lab.theory.norms.sobolev` for the definition and the methods.
 """
 
-from theory.domain import Box, as_box
-from theory.norms.multi_index import flatten_table, multi_indices
-from theory.norms.sobolev import (
+from sobolev_lab.theory.domain import Box, as_box
+from sobolev_lab.theory.norms.multi_index import flatten_table, multi_indices
+from sobolev_lab.theory.norms.sobolev import (
     METHODS,
     NormResult,
     sobolev_distance,

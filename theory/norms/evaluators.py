@@ -8,7 +8,7 @@ Supported inputs
 * sympy expression: exact derivatives, lambdified (``symbols`` fixes the variable
   order; by default the free symbols sorted by name).
 * object with ``value``/``grad``/``hessian`` methods taking numpy (N, d), e.g. a
-  :class:`theory.functions.BenchmarkFunction`.
+  :class:`sobolev_lab.theory.functions.BenchmarkFunction`.
 * ``torch.nn.Module`` or torch callable mapping (N, d) -> (N,) or (N, 1): derivatives
   by reverse-mode autodiff over the whole batch in float64. Modules are deep-copied,
   cast to float64 and put in eval mode (the caller's model is untouched). The batch-sum

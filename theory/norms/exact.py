@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory.domain import Box
-from theory.norms.multi_index import multi_indices
+from sobolev_lab.theory.domain import Box
+from sobolev_lab.theory.norms.multi_index import multi_indices
 
 
 def is_even_integer(p: float) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import roots_legendre
 from scipy.stats import qmc
 
-from theory.domain import Box
+from sobolev_lab.theory.domain import Box
 
 
 def gauss_legendre(box: Box, n_per_dim: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from theory.domain import Box, as_box
-from theory.norms import quadrature
-from theory.norms.evaluators import Evaluator, make_evaluator, resolve_symbols
-from theory.norms.exact import exact_power_sum, is_even_integer
-from theory.norms.multi_index import flatten_table
+from sobolev_lab.theory.domain import Box, as_box
+from sobolev_lab.theory.norms import quadrature
+from sobolev_lab.theory.norms.evaluators import Evaluator, make_evaluator, resolve_symbols
+from sobolev_lab.theory.norms.exact import exact_power_sum, is_even_integer
+from sobolev_lab.theory.norms.multi_index import flatten_table
 
 METHODS = ("auto", "exact", "gauss", "qmc", "grid")
 _GAUSS_DEFAULT = {1: 256, 2: 64, 3: 24}
@@ -83,10 +83,10 @@ def sobolev_norm(
     Parameters
     ----------
     f : sympy.Expr, BenchmarkFunction, torch.nn.Module or callable
-        See :mod:`theory.norms.evaluators`. A callable maps (N, d) -> (N,) or (N, 1).
+        See :mod:`sobolev_lab.theory.norms.evaluators`. A callable maps (N, d) -> (N,) or (N, 1).
     domain : box, optional
         ``(lower, upper)`` numpy arrays of shape (d,), a list of ``(lo, hi)`` pairs or a
-        :class:`theory.domain.Box`; defaults to ``f.domain`` when ``f`` has one.
+        :class:`sobolev_lab.theory.domain.Box`; defaults to ``f.domain`` when ``f`` has one.
     k : {0, 1, 2}
         Highest derivative order.
     p : float

@@ -3,7 +3,7 @@
 ``weights/<game>.pt`` holds a :class:`TeacherNet` state dict; ``manifest.json`` holds,
 per game, the file's SHA-256, the PPO config and seed that produced it, the network
 shape, and the measured mean return of the teacher and of the uniform random policy
-(same protocol: :func:`experiments.distillation.envs.play`, sampling actions).
+(same protocol: :func:`sobolev_lab.experiments.distillation.envs.play`, sampling actions).
 :func:`load_teacher` verifies the checksum before loading;
 ``sobolev distill train-teacher --game GAME`` retrains one reproducibly on CPU.
 """
@@ -17,16 +17,17 @@ from typing import Any
 
 import torch
 
-from experiments.distillation.envs import (
+from sobolev_lab.experiments.distillation.envs import (
     DistillationError,
     action_set,
     check_game,
     obs_shape,
     play,
 )
-from experiments.distillation.teachers.net import TeacherNet
-from experiments.distillation.teachers.ppo import PPOConfig, train_ppo
-from sobolev.results import atomic_write_text, mean_sem
+from sobolev_lab.experiments.distillation.teachers.net import TeacherNet
+from sobolev_lab.experiments.distillation.teachers.ppo import PPOConfig, train_ppo
+from sobolev_lab.results import atomic_write_text
+from sobolev_lab.stats import mean_sem
 
 __all__ = [
     "TEACHER_DIR",

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from tqdm.auto import tqdm
 
 from sobolev.fit import progress_enabled
-from sobolev.results import CorruptResultError, config_hash, read_result, write_result
+from sobolev_lab.results import CorruptResultError, config_hash, read_result, write_result
 
 __all__ = ["SweepResult", "cell_path", "run_sweep"]
 

@@ -3,15 +3,13 @@
 Every result file is a JSON object holding the study's payload together with its
 ``config``, the versions of the packages that produced it, the git commit of the
 working tree and a checksum of the payload, so a truncated or edited file is
-recognised (:class:`CorruptResultError`) instead of silently reused. Studies summarise
-their per-seed numbers with :func:`mean_sem`.
+recognised (:class:`CorruptResultError`) instead of silently reused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
 import subprocess
@@ -21,15 +19,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 __all__ = [
     "CorruptResultError",
     "atomic_write_text",
     "config_hash",
     "environment",
     "git_commit",
-    "mean_sem",
     "read_result",
     "write_result",
 ]
@@ -39,35 +34,6 @@ _PACKAGES = ("sobolev-training", "torch", "numpy", "scipy", "sympy", "scikit-lea
 
 class CorruptResultError(ValueError):
     """A result file exists but is truncated, unparsable or fails its checksum."""
-
-
-def mean_sem(values: Any, axis: int = 0, *, single: float | None = 0.0):
-    """Mean and standard error of the mean (``ddof=1``) over ``axis``.
-
-    Parameters
-    ----------
-    values : array-like, shape (S,) or (S, ...) along ``axis``
-        Per-seed (or per-episode) numbers.
-    axis : int
-        The axis of the repeats.
-    single : float or None
-        The standard error reported for a single value, which has no spread to
-        estimate: 0.0 (default) or None.
-
-    Returns
-    -------
-    mean, sem : float (1-D input) or ndarray
-    """
-    a = np.asarray(values, dtype=np.float64)
-    n = a.shape[axis]
-    mean = a.mean(axis)
-    if n > 1:
-        sem = a.std(axis, ddof=1) / math.sqrt(n)
-    else:
-        sem = None if single is None else np.full_like(mean, single)
-    if a.ndim == 1:
-        return float(mean), None if sem is None else float(sem)
-    return mean, sem
 
 
 def _to_builtin(obj: Any) -> Any:
