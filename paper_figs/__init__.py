@@ -1,6 +1,6 @@
 """Figure scripts: each reads result files only (never trains) and writes PNG and PDF.
 
-Every figure module defines ``REQUIRES``, per preset (``"paper"`` for the shipped
+Every figure module defines ``REQUIRES``, per preset (``"full"`` for the shipped
 full-scale results, ``"quick"`` for ``sobolev reproduce --preset quick``), the result
 files it reads relative to the results folder, and ``draw(paths, out) -> list[Path]``.
 :func:`render` draws the figures whose results exist and reports the others as skipped.
@@ -32,7 +32,7 @@ def render(
     only: list[str] | None = None,
     results: str | Path = DEFAULT_RESULTS,
     out: str | Path = DEFAULT_OUT,
-    preset: str = "paper",
+    preset: str = "full",
 ) -> dict[str, list[Path] | str]:
     """Draw figures from result files.
 
@@ -44,7 +44,7 @@ def render(
         Folder holding the result files.
     out : path-like
         Folder for the PNG and PDF files.
-    preset : {"paper", "quick"}
+    preset : {"full", "quick"}
         Which study outputs to read.
 
     Returns
@@ -58,8 +58,8 @@ def render(
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
         raise ValueError(f"unknown figure(s) {unknown}; choose from {sorted(FIGURES)}")
-    if preset not in ("paper", "quick"):
-        raise ValueError(f'preset must be "paper" or "quick", got {preset!r}')
+    if preset not in ("full", "quick"):
+        raise ValueError(f'preset must be "full" or "quick", got {preset!r}')
     results, out = Path(results), Path(out)
     _style.setup()
     report: dict[str, list[Path] | str] = {}

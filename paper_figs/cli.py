@@ -27,8 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder for PNG and PDF")
     p.add_argument(
         "--preset",
-        choices=["paper", "quick"],
-        default="paper",
+        choices=["full", "quick"],
+        default="full",
         help="read the shipped full-scale results or those of a quick reproduction",
     )
     p.set_defaults(func=_main)

@@ -13,7 +13,7 @@ import numpy as np
 
 from sobolev_lab.paper_figs import _io, _style
 
-REQUIRES = {"paper": ("regression/paper.json",), "quick": ("regression/quick.json",)}
+REQUIRES = {"full": ("regression/paper.json",), "quick": ("regression/quick.json",)}
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:

@@ -16,7 +16,7 @@ import numpy as np
 from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {
-    "paper": ("approx/samples_full.json",),
+    "full": ("approx/samples_full.json",),
     "quick": ("approx/samples_quick.json",),
 }
 METRICS = (("l2", "$L^2$"), ("w12", "$W^{1,2}$"))

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 
 from sobolev_lab.paper_figs import _io, _style
 
-REQUIRES = {"paper": ("sg/digits.json",), "quick": ("sg/digits.json",)}
+REQUIRES = {"full": ("sg/digits.json",), "quick": ("sg/digits.json",)}
 LINESTYLES = ("-", "--", ":")
 METHODS = ("backprop", "sobolev", "critic", "sg", "noprop")
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from sobolev_lab.paper_figs import _io, _style
 
-REQUIRES = {"paper": ("approx/theorems.json",), "quick": ("approx/theorems.json",)}
+REQUIRES = {"full": ("approx/theorems.json",), "quick": ("approx/theorems.json",)}
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:

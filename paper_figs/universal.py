@@ -16,7 +16,7 @@ from sobolev_lab.paper_figs import _io, _style
 from sobolev_lab.stats import mean_sem
 
 REQUIRES = {
-    "paper": ("approx/universal_full.json",),
+    "full": ("approx/universal_full.json",),
     "quick": ("approx/universal_quick.json",),
 }
 METRICS = (("l2", "$L^2$"), ("w12", "$W^{1,2}$"), ("w1inf", "$W^{1,\\infty}$"))
