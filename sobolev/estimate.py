@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 __all__ = ["default_n_neighbors", "estimate_gradients"]
 
@@ -134,6 +133,13 @@ def _nearest_neighbours(X: np.ndarray, k: int) -> np.ndarray:
     return another copy first, so the point is removed by index, not by position.
     """
     n = X.shape[0]
+    # scipy is optional for the library (the `sklearn` extra); only this estimator needs it.
+    try:
+        from scipy.spatial import cKDTree
+    except ImportError as exc:
+        raise ImportError(
+            'estimate_gradients needs scipy: pip install "sobolev-training[sklearn]"'
+        ) from exc
     _, idx = cKDTree(X).query(X, k=k + 1)
     idx = np.asarray(idx).reshape(n, k + 1)
     is_self = idx == np.arange(n)[:, None]

@@ -158,20 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
             # A tool whose optional dependencies are missing must not take the others down.
             q = sub.add_parser(name, help=f"(unavailable: {exc})")
             q.set_defaults(func=lambda args, exc=exc: _unavailable(exc))
-    for old, new in RENAMED.items():
-        q = sub.add_parser(old, help=argparse.SUPPRESS, add_help=False)
-        q.add_argument("rest", nargs=argparse.REMAINDER)
-        q.set_defaults(func=lambda args, old=old, new=new: _renamed(old, new))
     return parser
 
 
 def _unavailable(exc: Exception) -> int:
     print(f"sobolev: unavailable: {exc}", file=sys.stderr)
-    return 2
-
-
-def _renamed(old: str, new: str) -> int:
-    print(f"sobolev {old}: this command was replaced; use: {new}", file=sys.stderr)
     return 2
 
 
@@ -182,6 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sobolev_lab.runner import CellFailures
 
     torch.set_num_threads(1)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in RENAMED:
+        print(
+            f"sobolev {argv[0]}: this command was replaced; use: {RENAMED[argv[0]]}",
+            file=sys.stderr,
+        )
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

@@ -1,0 +1,149 @@
+"""The runner: layout, resume, failure policy, protection of finished results, reports."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sobolev_lab import registry
+from sobolev_lab.results import read_result
+from sobolev_lab.runner import CellFailures, ResultConflict, report, run
+
+sys.path.insert(0, str(Path(__file__).parent))
+from toy_study import STUDY
+
+TESTS = Path(__file__).parent
+
+
+def _cells(folder: Path) -> list[Path]:
+    return sorted((folder / "cells").glob("*.json"))
+
+
+def test_quick_run_writes_the_layout_with_verdicts_provenance_and_config(tmp_path):
+    out = run(STUDY, "quick", out=tmp_path, progress=False)
+    folder = tmp_path / "toy" / "quick"
+    assert out.folder == folder
+    assert {p.name for p in folder.iterdir()} == {"cells", "result.json", "result.csv", "result.md"}
+    assert len(_cells(folder)) == 6
+    doc = read_result(folder / "result.json")
+    assert doc["config"]["seeds"] == 3 and doc["config"]["sizes"] == [10, 20]
+    assert doc["environment"]["packages"]["torch"]
+    pay = doc["payload"]
+    assert pay["study"] == "toy" and pay["preset"] == "quick" and pay["name"] == "quick"
+    assert len(pay["cells"]) == 6 and pay["timing"]["cells_computed"] == 6
+    for v in pay["verdicts"]:
+        assert v["verdict"] == "win" and v["n_seeds"] == 3
+        assert v["ratio"] == pytest.approx(2.0, rel=0.05)
+        lo, hi = v["ci95"]
+        assert lo < v["ratio"] < hi
+    assert pay["convergence"]["trainings"] == 6
+
+
+def test_rerun_reuses_every_cell_and_custom_runs_get_their_own_folder(tmp_path):
+    run(STUDY, "quick", out=tmp_path, progress=False)
+    again = run(STUDY, "quick", out=tmp_path, progress=False)
+    assert again.payload["timing"]["cells_reused"] == 6
+    assert again.payload["timing"]["cells_computed"] == 0
+    before = (tmp_path / "toy" / "quick" / "result.md").read_text()
+    custom = run(STUDY, "quick", ["factor=4"], out=tmp_path, progress=False)
+    assert custom.folder.name.startswith("quick-custom-")
+    assert (tmp_path / "toy" / "quick" / "result.md").read_text() == before
+    assert custom.payload["verdicts"][0]["ratio"] == pytest.approx(4.0, rel=0.05)
+
+
+def test_a_run_never_writes_into_another_presets_folder_or_over_another_config(tmp_path):
+    with pytest.raises(ValueError, match="folder of preset 'full'"):
+        run(STUDY, "quick", name="full", out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="unmodified preset"):
+        run(STUDY, "quick", ["factor=3"], name="quick", out=tmp_path, progress=False)
+    run(STUDY, "quick", ["factor=3"], name="mine", out=tmp_path, progress=False)
+    with pytest.raises(ResultConflict, match="another config"):
+        run(STUDY, "quick", ["factor=5"], name="mine", out=tmp_path, progress=False)
+    replaced = run(
+        STUDY, "quick", ["factor=5"], name="mine", out=tmp_path, progress=False, overwrite=True
+    )
+    assert replaced.payload["verdicts"][0]["ratio"] == pytest.approx(5.0, rel=0.05)
+
+
+def test_failed_cells_are_recorded_the_others_finish_and_no_result_is_written(tmp_path):
+    with pytest.raises(CellFailures, match="3 of 6 cells failed"):
+        run(STUDY, "quick", ["fail_size=10"], name="broken", out=tmp_path, progress=False)
+    folder = tmp_path / "toy" / "broken"
+    failures = json.loads((folder / "failed.json").read_text())
+    assert len(failures) == 3 and all("fails on purpose" in f["error"] for f in failures)
+    assert all(f["cell"]["size"] == 10 for f in failures)
+    assert not (folder / "result.json").exists()
+    done = [read_result(p)["payload"] for p in _cells(folder)]
+    assert sum(d["status"] == "done" for d in done) == 3
+
+
+def test_report_reproduces_the_tables_byte_for_byte_without_training(tmp_path):
+    out = run(STUDY, "quick", out=tmp_path, progress=False)
+    tables = {p.name: p.read_bytes() for p in out.files[1:]}
+    for p in out.files[1:]:
+        p.unlink()
+    for cell in _cells(out.folder):
+        cell.unlink()  # the report needs only result.json
+    rebuilt = report(STUDY, out.folder)
+    assert [p.name for p in rebuilt.files] == list(tables)
+    assert {p.name: p.read_bytes() for p in rebuilt.files} == tables
+    with pytest.raises(FileNotFoundError, match="no result"):
+        report(STUDY, tmp_path / "toy" / "absent")
+
+
+def test_loky_workers_give_the_sequential_numbers(tmp_path):
+    seq = run(STUDY, "quick", out=tmp_path / "a", progress=False)
+    par = run(STUDY, "quick", out=tmp_path / "b", jobs=2, progress=False)
+    strip = lambda p: [{k: v for k, v in c["result"].items() if k != "pid"} for c in p["cells"]]  # noqa: E731
+    assert strip(seq.payload) == strip(par.payload)
+    assert seq.payload["verdicts"] == par.payload["verdicts"]
+
+
+def test_a_sweep_killed_with_sigkill_resumes_to_the_clean_runs_result(tmp_path):
+    code = (
+        f"import sys; sys.path.insert(0, {str(TESTS)!r}); from toy_study import STUDY; "
+        "from sobolev_lab.runner import run; "
+        f"run(STUDY, 'quick', ['sleep=0.4'], name='k', out={str(tmp_path / 'killed')!r}, "
+        "progress=False)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    folder = tmp_path / "killed" / "toy" / "k"
+    deadline = time.time() + 60
+    while not _cells(folder) and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 1 <= len(_cells(folder)) < 6, "the kill should land mid-sweep"
+    resumed = run(STUDY, "quick", ["sleep=0.4"], name="k", out=tmp_path / "killed", progress=False)
+    assert resumed.payload["timing"]["cells_reused"] >= 1
+    clean = run(STUDY, "quick", ["sleep=0.0"], out=tmp_path / "clean", progress=False)
+    strip = lambda p: [{k: v for k, v in c["result"].items() if k != "pid"} for c in p["cells"]]  # noqa: E731
+    assert strip(resumed.payload) == strip(clean.payload)
+    assert resumed.payload["verdicts"] == clean.payload["verdicts"]
+
+
+def test_command_line_run_report_list_and_errors(tmp_path, monkeypatch, capsys):
+    from sobolev_lab.cli import main
+
+    monkeypatch.setitem(registry.STUDIES, "toy", "toy_study:STUDY")
+    args = ["--out", str(tmp_path), "--no-progress"]
+    assert main(["run", "toy", *args]) == 0
+    assert "method vs baseline" in capsys.readouterr().out
+    assert main(["run", "toy", "--set", "seeds=many", *args]) == 2
+    assert "--set seeds: expected int, got 'many'" in capsys.readouterr().err
+    assert main(["run", "toy", "--set", "nope=1", *args]) == 2
+    assert "unknown field" in capsys.readouterr().err
+    assert main(["run", "toy", "--preset", "paper", *args]) == 2
+    assert "--preset must be one of quick, full, large" in capsys.readouterr().err
+    assert main(["run", "toy", "--set", "fail_size=20", "--name", "f", *args]) == 1
+    assert main(["report", "toy", "--out", str(tmp_path)]) == 0
+    assert "quick: wrote result.csv, result.md" in capsys.readouterr().out
+    assert main(["list", "toy"]) == 0
+    text = capsys.readouterr().out
+    assert "fail_size (int | none, default None)" in text and "paired seeds" in text
+    assert main(["regression", "--preset", "paper"]) == 2
+    assert "sobolev run regression" in capsys.readouterr().err
