@@ -16,64 +16,33 @@ architecture, data, optimiser and seeds:
 
 Quick start::
 
-    from sobolev_lab.experiments.synthetic_gradients import run
-    result = run({"dataset": "digits", "preset": "quick"})
-    print(result["summary"])
+    sobolev run synthetic_gradients --preset quick      # results/synthetic_gradients/quick/
+    sobolev run synthetic_gradients --preset full --jobs 2
+    sobolev run synthetic_gradients --preset full-mnist --set data_dir=~/data/mnist \\
+        --set device=cuda --set amp=true
 
-or ``sobolev sg --preset quick``. See :mod:`.train` for the gradient scaling and the
-bootstrapped targets, :mod:`.data` for the MNIST/CIFAR-10 file layout.
+The config and presets are in :mod:`.config`, the training of one cell in
+:mod:`.train` (gradient scaling, bootstrapped targets), the summary, verdicts and
+tables in :mod:`.study`, the MNIST/CIFAR-10 file layout in :mod:`.data`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from sobolev_lab.experiments.synthetic_gradients.config import (
-    CELL_DEFAULTS,
-    METHODS,
-    PRESETS,
-    study_config,
-    validate_cell,
-)
+from sobolev_lab.experiments.synthetic_gradients.config import PRESETS, SGConfig, cells
+from sobolev_lab.experiments.synthetic_gradients.study import preflight, render, summarise
 from sobolev_lab.experiments.synthetic_gradients.train import run_cell
+from sobolev_lab.study import Study
 
-__all__ = [
-    "CELL_DEFAULTS",
-    "METHODS",
-    "PRESETS",
-    "run",
-    "run_cell",
-    "study_config",
-    "validate_cell",
-]
+__all__ = ["STUDY", "SGConfig", "run_cell"]
 
-_STUDY_KEYS = ("dataset", "preset", "methods", "modules", "seeds")
-
-
-def run(config: dict[str, Any]) -> dict[str, Any]:
-    """Run (or resume) a study and write its outputs; return the payload.
-
-    Parameters
-    ----------
-    config : dict
-        ``dataset`` (default "digits"), ``preset`` ("quick"), ``methods``, ``modules``,
-        ``seeds``, ``out`` (default "results/sg"), ``n_jobs`` (1), ``progress`` (False),
-        and any cell hyper-parameter of :data:`CELL_DEFAULTS` as an override.
-
-    Returns
-    -------
-    dict
-        ``summary`` (one row per method and number of modules), ``curves``,
-        ``cells``, ``paths`` (the files written), ``wall_time_s``.
-    """
-    from sobolev_lab.experiments.synthetic_gradients.study import run_study
-
-    config = dict(config)
-    out = config.pop("out", "results/sg")
-    n_jobs = config.pop("n_jobs", 1)
-    progress = config.pop("progress", False)
-    kw = {k: config.pop(k) for k in _STUDY_KEYS if k in config}
-    study = study_config(kw.pop("dataset", "digits"), **kw, **config)
-    payload, paths = run_study(study, Path(out), n_jobs=n_jobs, progress=progress)
-    return {**payload, "paths": {k: str(v) for k, v in paths.items()}}
+STUDY = Study(
+    name="synthetic_gradients",
+    description="decoupled training: synthetic gradients (DNI) and Sobolev-trained critics",
+    config=SGConfig,
+    presets=PRESETS,
+    cells=cells,
+    run_cell=run_cell,
+    summarise=summarise,
+    render=render,
+    preflight=preflight,
+)

@@ -1,222 +1,211 @@
-"""Configuration of one training cell and of a study: defaults, presets, validation.
+"""The study's config, presets and cells: the grid ``methods x modules x seeds`` on one dataset.
 
-A *cell* is one training run: ``(dataset, method, modules, seed)`` plus
-hyper-parameters. A *study* is the grid ``methods x modules x seeds`` on one dataset.
-Every value is checked before any training starts; bad values raise ``ValueError``
-naming the key and what was expected.
+A *cell* is one training run: ``(method, modules, seed)`` plus the hyper-parameters of
+:class:`SGConfig` shared by every cell (same architecture, optimiser and data). Every
+value is checked before any training starts; bad values raise ``ValueError`` naming the
+field and what was expected.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import os
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
-from sobolev_lab.experiments.synthetic_gradients.data import DATASETS
-from sobolev_lab.experiments.synthetic_gradients.models import ALLOWED_MODULES
+from sobolev._validation import check_nonnegative_int, check_positive_int
 from sobolev.models import ACTIVATIONS
+from sobolev_lab.config import StudyConfig, param
+from sobolev_lab.experiments.synthetic_gradients.data import DATASETS
 
 __all__ = [
-    "CELL_DEFAULTS",
+    "ALLOWED_MODULES",
+    "CELL_FIELDS",
     "DEVICES",
     "METHODS",
     "MODULE_METHODS",
     "PRESETS",
-    "cell_configs",
-    "study_config",
+    "SGConfig",
+    "cells",
     "validate_cell",
 ]
 
 METHODS = ("backprop", "noprop", "sg", "critic", "sobolev")
 MODULE_METHODS = ("sg", "critic", "sobolev")
 DEVICES = ("cpu", "cuda")
+#: Numbers of synthetic-gradient modules (cuts) the three-block networks support.
+ALLOWED_MODULES = (1, 3)
 
-#: Hyper-parameters shared by every method (same architecture, optimiser and data).
-CELL_DEFAULTS: dict[str, Any] = {
-    "dataset": "digits",
-    "data_dir": None,
-    "method": "sobolev",
-    "modules": 3,
-    "seed": 0,
-    "steps": 2000,
-    "batch_size": 64,
-    "optimizer": "adam",  # for the network stages: "adam" or "sgd" (momentum 0.9)
-    "lr": 3e-4,  # learning rate of the network stages
-    "module_lr": 1e-3,  # Adam, for the synthetic-gradient modules / critics
-    "hidden": [256, 256, 256],  # MLP widths (digits, MNIST)
-    "channels": [32, 64, 128],  # CNN block widths (CIFAR-10)
-    "module_width": 256,  # hidden units (MLP cuts) or channels (CNN cuts) of a module
-    "module_layers": 1,  # hidden layers of a module
-    "sg_activation": "relu",
-    "critic_activation": "relu",
-    "conditioned": True,  # cDNI: modules see the one-hot label
-    # (w_value, w_gradient) of the Sobolev critic, or "auto": sobolev.SobolevLoss's
-    # per-batch balance (1/(1+d)/var(L), d/(1+d)/mean|dL/dh|^2, d = size of h).
-    "sobolev_weights": [1.0, 1.0],
-    "eval_every": 100,
-    "monitor_size": 256,  # training samples used to measure gradient-prediction quality
-    "eval_split": "test",  # "validation" holds out 1/6 of the training set instead
-    "device": "cpu",
-    "amp": False,
-}
 
-#: Presets: study size and per-dataset overrides of :data:`CELL_DEFAULTS`.
+def _positive_float(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _one_of(value: Any, name: str, choices) -> None:
+    # bool is an int: without this check modules=True would pass as 1.
+    if isinstance(value, bool) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class SGConfig(StudyConfig):
+    """Decoupled training with synthetic gradients and Sobolev-trained critics.
+
+    The defaults are the shipped ``full`` digits study.
+    """
+
+    dataset: Literal["digits", "mnist", "cifar10"] = param(
+        "digits", "digits (scikit-learn, bundled), mnist or cifar10 (local files, see data_dir)"
+    )
+    data_dir: str | None = param(
+        None, "folder with the MNIST IDX files or cifar-10-batches-py/ (not needed for digits)"
+    )
+    methods: tuple[str, ...] = param(list(METHODS), f"methods to train, from {METHODS}")
+    modules: tuple[int, ...] = param(
+        list(ALLOWED_MODULES),
+        f"numbers of synthetic-gradient modules (cuts), from {ALLOWED_MODULES}",
+    )
+    seeds: int = param(5, "number of seeds 0..seeds-1 per (method, modules)")
+    steps: int = param(1500, "training steps per run")
+    batch_size: int = param(64, "minibatch size (capped at the training-set size)")
+    optimizer: Literal["adam", "sgd"] = param(
+        "adam", "optimiser of the network (sgd: momentum 0.9)"
+    )
+    lr: float = param(3e-4, "learning rate of the network stages")
+    module_lr: float = param(1e-3, "Adam learning rate of the synthetic-gradient modules/critics")
+    hidden: tuple[int, ...] = param([256, 256, 256], "three MLP widths (digits, MNIST)")
+    channels: tuple[int, ...] = param([32, 64, 128], "three CNN block widths (CIFAR-10)")
+    module_width: int = param(256, "hidden units (MLP cuts) or channels (CNN cuts) of a module")
+    module_layers: int = param(1, "hidden layers of a module (0: linear)")
+    sg_activation: str = param("relu", "activation of the DNI modules (sobolev.models.ACTIVATIONS)")
+    critic_activation: str = param("relu", "activation of the critics (sobolev.models.ACTIVATIONS)")
+    conditioned: bool = param(True, "modules see the one-hot label (cDNI)")
+    sobolev_weights: Literal["auto"] | tuple[float, ...] = param(
+        [1.0, 1.0],
+        "(w_value, w_gradient) of the Sobolev critic, or auto: sobolev.SobolevLoss's "
+        "per-batch balance",
+    )
+    eval_every: int = param(100, "steps between evaluations (and the last step)")
+    monitor_size: int = param(256, "training samples that measure gradient-prediction quality")
+    eval_split: Literal["test", "validation"] = param(
+        "test", "test, or validation: 1/6 of the training set held out instead"
+    )
+    device: Literal["cpu", "cuda"] = param("cpu", "torch device of every cell")
+    amp: bool = param(False, "bfloat16 autocast for the network stages")
+
+    def validate(self) -> None:
+        _one_of(self.dataset, "dataset", DATASETS)
+        if self.data_dir is not None:
+            object.__setattr__(self, "data_dir", os.fspath(self.data_dir))
+        for key, choices in (("methods", METHODS), ("modules", ALLOWED_MODULES)):
+            values = getattr(self, key)
+            if not isinstance(values, tuple) or not values or len(set(values)) != len(values):
+                raise ValueError(f"{key} must be a non-empty list without repeats, got {values!r}")
+            for v in values:
+                _one_of(v, key, choices)
+        check_positive_int(self.seeds, "seeds")
+        for key in ("steps", "batch_size", "eval_every", "monitor_size", "module_width"):
+            check_positive_int(getattr(self, key), key)
+        check_nonnegative_int(self.module_layers, "module_layers")
+        for key in ("lr", "module_lr"):
+            object.__setattr__(self, key, _positive_float(getattr(self, key), key))
+        for key in ("hidden", "channels"):
+            v = getattr(self, key)
+            if not isinstance(v, tuple) or len(v) != 3:
+                raise ValueError(f"{key} must be a list of 3 positive integers, got {v!r}")
+            object.__setattr__(self, key, tuple(check_positive_int(w, key) for w in v))
+        for key in ("sg_activation", "critic_activation"):
+            _one_of(getattr(self, key), key, sorted(ACTIVATIONS))
+        w = self.sobolev_weights
+        if w != "auto":
+            if not isinstance(w, tuple) or len(w) != 2:
+                raise ValueError(
+                    f'sobolev_weights must be two finite numbers >= 0 or "auto", got {w!r}'
+                )
+            for x in w:
+                if isinstance(x, bool) or not isinstance(x, int | float) or not 0 <= x < math.inf:
+                    raise ValueError(
+                        f'sobolev_weights must be two finite numbers >= 0 or "auto", got {w!r}'
+                    )
+            object.__setattr__(self, "sobolev_weights", tuple(float(x) for x in w))
+        _one_of(self.optimizer, "optimizer", ("adam", "sgd"))
+        _one_of(self.eval_split, "eval_split", ("test", "validation"))
+        _one_of(self.device, "device", DEVICES)
+        for key in ("conditioned", "amp"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be True or False, got {getattr(self, key)!r}")
+
+
+#: The config fields every cell carries (the grid fields become method, modules, seed).
+CELL_FIELDS = tuple(
+    f.name for f in fields(SGConfig) if f.name not in ("methods", "modules", "seeds")
+)
+
+_QUICK_DIGITS = {"seeds": 2, "steps": 60, "eval_every": 30, "hidden": [64, 64, 64],
+                 "module_width": 64, "monitor_size": 128}  # fmt: skip
+
+#: Presets: field overrides of the defaults. ``quick`` and ``full`` run digits; the
+#: MNIST and CIFAR-10 extras need ``--set data_dir=DIR``.
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {
-        "seeds": 2,
-        "cell": {
-            "digits": {"steps": 60, "eval_every": 30, "hidden": [64, 64, 64],
-                       "module_width": 64, "monitor_size": 128},
-            "mnist": {"steps": 500, "eval_every": 100, "hidden": [256, 256, 256]},
-            "cifar10": {"steps": 200, "eval_every": 50, "batch_size": 64},
-        },
-    },
-    "full": {
-        "seeds": 5,
-        "cell": {
-            "digits": {"steps": 1500, "eval_every": 100},
-            "mnist": {"steps": 30000, "eval_every": 1000, "batch_size": 128},
-            "cifar10": {"steps": 30000, "eval_every": 1000, "batch_size": 128,
-                        "module_width": 128},
-        },
-    },
+    "quick": _QUICK_DIGITS,
+    "full": {},
+    "quick-mnist": {"dataset": "mnist", "seeds": 2, "steps": 500, "eval_every": 100},
+    "full-mnist": {"dataset": "mnist", "steps": 30000, "eval_every": 1000, "batch_size": 128},
+    "quick-cifar10": {"dataset": "cifar10", "seeds": 2, "steps": 200, "eval_every": 50},
+    "full-cifar10": {"dataset": "cifar10", "steps": 30000, "eval_every": 1000,
+                     "batch_size": 128, "module_width": 128},
 }  # fmt: skip
 
 
-def _positive_int(cfg: dict, key: str, minimum: int = 1) -> None:
-    v = cfg[key]
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ValueError(f"{key} must be an integer >= {minimum}, got {v!r}")
+def _cell(config: SGConfig, method: str, modules: int, seed: int) -> dict[str, Any]:
+    shared = config.to_dict()
+    return {
+        **{k: shared[k] for k in CELL_FIELDS},
+        "method": method,
+        "modules": modules,
+        "seed": seed,
+    }
 
 
-def _positive_float(cfg: dict, key: str) -> None:
-    v = cfg[key]
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
-        raise ValueError(f"{key} must be a finite number > 0, got {v!r}")
+def cells(config: SGConfig) -> list[dict[str, Any]]:
+    """Every cell of the study, ordered method, modules, seed (JSON-ready dicts)."""
+    return [
+        _cell(config, m, k, s)
+        for m in config.methods
+        for k in config.modules
+        for s in range(config.seeds)
+    ]
 
 
-def validate_cell(config: dict[str, Any]) -> dict[str, Any]:
-    """Fill defaults into a cell config and check every value.
+def validate_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """Fill the defaults of :class:`SGConfig` into a (partial) cell and check every value.
+
+    Parameters
+    ----------
+    cell : dict
+        Keys of :data:`CELL_FIELDS` plus ``method`` (default "sobolev"), ``modules``
+        (default 3) and ``seed`` (default 0).
 
     Returns
     -------
     dict
-        A complete config (a new dict; ``config`` is not modified).
+        A complete cell (a new dict; ``cell`` is not modified), as :func:`cells` makes.
 
     Raises
     ------
     ValueError
-        On an unknown key, method, dataset, device, activation, a number of modules
-        outside :data:`ALLOWED_MODULES`, or a non-positive count or rate.
+        On an unknown key or any value :class:`SGConfig` refuses.
     """
-    unknown = set(config) - set(CELL_DEFAULTS)
+    known = (*CELL_FIELDS, "method", "modules", "seed")
+    unknown = set(cell) - set(known)
     if unknown:
-        raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(CELL_DEFAULTS)}")
-    cfg = {**CELL_DEFAULTS, **config}
-    if cfg["dataset"] not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {cfg['dataset']!r}")
-    if cfg["method"] not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {cfg['method']!r}")
-    if isinstance(cfg["modules"], bool) or cfg["modules"] not in ALLOWED_MODULES:
-        raise ValueError(f"modules must be one of {ALLOWED_MODULES}, got {cfg['modules']!r}")
-    if isinstance(cfg["seed"], bool) or not isinstance(cfg["seed"], int) or cfg["seed"] < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {cfg['seed']!r}")
-    for key in ("steps", "batch_size", "eval_every", "monitor_size", "module_width"):
-        _positive_int(cfg, key)
-    _positive_int(cfg, "module_layers", minimum=0)
-    for key in ("lr", "module_lr"):
-        _positive_float(cfg, key)
-    for key, n in (("hidden", 3), ("channels", 3)):
-        v = cfg[key]
-        if (
-            not isinstance(v, list | tuple)
-            or len(v) != n
-            or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in v)
-        ):
-            raise ValueError(f"{key} must be a list of {n} positive integers, got {v!r}")
-        cfg[key] = list(v)
-    for key in ("sg_activation", "critic_activation"):
-        if cfg[key] not in ACTIVATIONS:
-            raise ValueError(f"{key} must be one of {sorted(ACTIVATIONS)}, got {cfg[key]!r}")
-    w = cfg["sobolev_weights"]
-    if w == "auto":
-        return _finish(cfg)
-    if (
-        not isinstance(w, list | tuple)
-        or len(w) != 2
-        or any(
-            isinstance(x, bool) or not isinstance(x, int | float) or not 0 <= x < 1e300 for x in w
-        )
-    ):
-        raise ValueError(f'sobolev_weights must be two finite numbers >= 0 or "auto", got {w!r}')
-    cfg["sobolev_weights"] = [float(x) for x in w]
-    return _finish(cfg)
-
-
-def _finish(cfg: dict[str, Any]) -> dict[str, Any]:
-    if cfg["optimizer"] not in ("adam", "sgd"):
-        raise ValueError(f'optimizer must be "adam" or "sgd", got {cfg["optimizer"]!r}')
-    if cfg["eval_split"] not in ("test", "validation"):
-        raise ValueError(f'eval_split must be "test" or "validation", got {cfg["eval_split"]!r}')
-    if cfg["device"] not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {cfg['device']!r}")
-    for key in ("conditioned", "amp"):
-        if not isinstance(cfg[key], bool):
-            raise ValueError(f"{key} must be True or False, got {cfg[key]!r}")
-    if cfg["data_dir"] is not None:
-        cfg["data_dir"] = str(cfg["data_dir"])
-    return cfg
-
-
-def study_config(
-    dataset: str = "digits",
-    *,
-    preset: str = "quick",
-    methods: list[str] | tuple[str, ...] | None = None,
-    modules: list[int] | tuple[int, ...] | None = None,
-    seeds: int | None = None,
-    **overrides: Any,
-) -> dict[str, Any]:
-    """A complete, validated study config: the grid and the cell hyper-parameters.
-
-    Parameters
-    ----------
-    dataset : {"digits", "mnist", "cifar10"}
-    preset : {"quick", "full"}
-    methods : sequence of str, optional
-        Subset of :data:`METHODS` (default: all).
-    modules : sequence of int, optional
-        Subset of :data:`ALLOWED_MODULES` (default: all).
-    seeds : int, optional
-        Number of seeds 0..seeds-1 (default: the preset's).
-    **overrides
-        Keys of :data:`CELL_DEFAULTS` (except method, modules, seed).
-    """
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    methods = list(METHODS if methods is None else methods)
-    modules = list(ALLOWED_MODULES if modules is None else modules)
-    if not methods or len(set(methods)) != len(methods):
-        raise ValueError(f"methods must be a non-empty list without repeats, got {methods}")
-    if not modules or len(set(modules)) != len(modules):
-        raise ValueError(f"modules must be a non-empty list without repeats, got {modules}")
-    seeds = PRESETS[preset]["seeds"] if seeds is None else seeds
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
-    for key in ("method", "modules", "seed"):
-        if key in overrides:
-            raise ValueError(f"{key!r} is set per cell; use methods=, modules=, seeds= instead")
-    cell = {**PRESETS[preset]["cell"][dataset], **overrides, "dataset": dataset}
-    study = {"preset": preset, "methods": methods, "modules": modules, "seeds": seeds, "cell": cell}
-    cell_configs(study)  # validates every cell before anything runs
-    return study
-
-
-def cell_configs(study: dict[str, Any]) -> list[dict[str, Any]]:
-    """The validated cell configs of a study, ordered method, modules, seed."""
-    return [
-        validate_cell({**study["cell"], "method": m, "modules": k, "seed": s})
-        for m in study["methods"]
-        for k in study["modules"]
-        for s in range(study["seeds"])
-    ]
+        raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(known)}")
+    method, modules = cell.get("method", "sobolev"), cell.get("modules", 3)
+    _one_of(method, "method", METHODS)
+    _one_of(modules, "modules", ALLOWED_MODULES)
+    seed = check_nonnegative_int(cell.get("seed", 0), "seed")
+    shared = {k: cell[k] for k in CELL_FIELDS if k in cell}
+    config = SGConfig(**shared, methods=(method,), modules=(modules,), seeds=1)
+    return _cell(config, method, modules, seed)

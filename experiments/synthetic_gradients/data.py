@@ -268,7 +268,7 @@ def load_dataset(name: str, data_dir: str | None = None) -> Dataset:
         return _digits()
     if data_dir is None:
         raise ValueError(
-            f"dataset {name!r} is read from local files: pass data_dir (--data-dir DIR) "
+            f"dataset {name!r} is read from local files: pass data_dir (--set data_dir=DIR) "
             + (
                 f"holding {', '.join(MNIST_FILES)}"
                 if name == "mnist"

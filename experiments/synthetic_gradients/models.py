@@ -22,9 +22,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ALLOWED_MODULES", "cnn_stages", "mlp_stages", "stage_shapes"]
+from sobolev_lab.experiments.synthetic_gradients.config import ALLOWED_MODULES
 
-ALLOWED_MODULES = (1, 3)
+__all__ = ["ALLOWED_MODULES", "cnn_stages", "mlp_stages", "stage_shapes"]
 
 
 def _cuts(n_blocks: int, n_modules: int) -> list[int]:

@@ -1,36 +1,29 @@
-"""The study: every (method, modules, seed) cell on one dataset, aggregated and written.
+"""Summary, verdicts and tables of the study, from the cells' payloads only.
 
-Cells run through :func:`sobolev_lab.sweep.run_sweep`, so an interrupted study resumes
-where it stopped (finished cells live in ``<out>/<dataset>/cells/``). Outputs:
-
-* ``<out>/<dataset>.json``: :func:`sobolev_lab.results.write_result` document whose
-  payload holds the summary rows, the mean/SE curves per (method, modules) for
-  figure scripts, and every cell's own result;
-* ``<out>/<dataset>.csv``: one row per (method, modules);
-* ``<out>/<dataset>.md``: Markdown tables (test accuracy, gradient cosine).
-
-Means are over the seeds whose run finished (``status == "ok"``); standard errors
-are ``std(ddof=1) / sqrt(n)`` (0 for a single seed). Diverged cells are counted in
-``n_diverged`` rather than hidden.
+* ``summary``: one row per (method, modules): seeds, finished (``status == "ok"``)
+  and diverged runs, test accuracy and final gradient cosine (mean and standard
+  error ``std(ddof=1) / sqrt(n)`` over the finished seeds, 0 for a single seed);
+* ``curves``: mean/SE curves per ``"<method>/<modules>"`` for the figure;
+* ``verdicts``: test error (100 - accuracy, in %) paired over seeds, per number of
+  modules: the Sobolev critic against the gradient-only critic (the paper's claim
+  RQ3b) and every method against backprop, Holm-corrected across the table
+  (:func:`sobolev_lab.stats.paired_verdicts`). A diverged seed has no error and drops
+  out of its pairs (``n_dropped``);
+* ``convergence``: trainings counted; convergence is not assessed (issue #16).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sobolev_lab.experiments.synthetic_gradients.config import cell_configs
-from sobolev_lab.experiments.synthetic_gradients.train import run_cell
-from sobolev_lab.results import atomic_write_text, write_result
-from sobolev_lab.stats import mean_sem
-from sobolev_lab.sweep import run_sweep
+from sobolev_lab.experiments.synthetic_gradients.config import MODULE_METHODS, SGConfig
+from sobolev_lab.stats import mean_sem, paired_verdicts
+from sobolev_lab.tables import csv_text, pm, verdict_table
 
-__all__ = ["aggregate", "markdown_table", "run_study", "write_outputs"]
+__all__ = ["aggregate", "markdown_table", "preflight", "render", "summarise"]
 
 CSV_FIELDS = (
     "dataset",
@@ -45,6 +38,9 @@ CSV_FIELDS = (
     "cosine_se",
     "seconds_per_step",
 )
+
+CLAIM_RQ3B = "RQ3b: a Sobolev-trained critic beats a gradient-only critic"
+METRIC = "test error [%]"
 
 
 def _mean_se(values: list[float]) -> tuple[float | None, float | None]:
@@ -91,7 +87,7 @@ def aggregate(cells: list[dict[str, Any] | None], configs: list[dict]) -> dict[s
                 "cosine_se": cos[1],
                 "final_cosine_per_module": [
                     _mean_se([c["final_cosine"][j] for c in ok])[0]
-                    for j in range(modules if method in ("sg", "critic", "sobolev") else 0)
+                    for j in range(modules if method in MODULE_METHODS else 0)
                 ]
                 if ok
                 else [],
@@ -124,6 +120,67 @@ def _curves(ok: list[dict]) -> dict[str, Any]:
     return out
 
 
+def _test_error(payload: dict[str, Any] | None) -> float:
+    """100 - accuracy in %; NaN for a diverged or failed run (dropped from its pairs)."""
+    if payload is None or payload["status"] != "ok" or payload["final_test_acc"] is None:
+        return math.nan
+    return 100.0 * (1.0 - payload["final_test_acc"])
+
+
+def comparisons(
+    config: SGConfig, cells: list[dict[str, Any]], payloads: list[dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """The paired comparisons of the verdict table (see the module docstring).
+
+    Returns
+    -------
+    list of dict
+        Input of :func:`sobolev_lab.stats.paired_verdicts`; errors aligned by seed.
+    """
+    errors: dict[tuple[str, int], dict[int, float]] = {}
+    for cell, p in zip(cells, payloads, strict=True):
+        errors.setdefault((cell["method"], cell["modules"]), {})[cell["seed"]] = _test_error(p)
+    pairs = [("critic", "sobolev", CLAIM_RQ3B)]
+    pairs += [("backprop", m, f"{m} against end-to-end backprop") for m in config.methods]
+    out = []
+    for k in config.modules:
+        for baseline, method, claim in pairs:
+            if method == baseline or (baseline, k) not in errors or (method, k) not in errors:
+                continue
+            seeds = sorted(errors[baseline, k].keys() & errors[method, k].keys())
+            cell = {"dataset": config.dataset, "modules": k}
+            if method in ("critic", "sobolev"):
+                cell["critic_activation"] = config.critic_activation
+            out.append(
+                {
+                    "claim": claim,
+                    "cell": cell,
+                    "metric": METRIC,
+                    "baseline": baseline,
+                    "method": method,
+                    "baseline_errors": [errors[baseline, k][s] for s in seeds],
+                    "method_errors": [errors[method, k][s] for s in seeds],
+                }
+            )
+    return out
+
+
+def summarise(
+    config: SGConfig, cells: list[dict[str, Any]], payloads: list[dict[str, Any] | None]
+) -> dict[str, Any]:
+    """Summary rows, curves, verdicts and convergence of the study (Study contract)."""
+    return {
+        "dataset": config.dataset,
+        **aggregate(payloads, cells),
+        "verdicts": paired_verdicts(comparisons(config, cells, payloads)),
+        "convergence": {
+            "trainings": len(cells),
+            "converged": None,
+            "criterion": "not assessed (issue #16)",
+        },
+    }
+
+
 def markdown_table(summary: list[dict[str, Any]]) -> str:
     """Markdown tables: method rows, one column per number of modules, per dataset."""
     lines = []
@@ -149,7 +206,7 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
                     if mean is None:
                         cells.append("-")
                         continue
-                    txt = f"{scale * mean:.2f} ± {scale * r[f'{key}_se']:.2f}"
+                    txt = pm(scale * mean, scale * r[f"{key}_se"])
                     if r["n_ok"] < r["n_seeds"]:
                         txt += f" ({r['n_seeds'] - r['n_ok']} of {r['n_seeds']} not ok)"
                     cells.append(txt)
@@ -158,74 +215,33 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(
-    out_dir: str | Path, dataset: str, payload: dict[str, Any], study: dict
-) -> dict[str, Path]:
-    """Write the JSON, CSV and Markdown files of a study; return their paths."""
-    out_dir = Path(out_dir)
-    paths = {
-        "json": out_dir / f"{dataset}.json",
-        "csv": out_dir / f"{dataset}.csv",
-        "md": out_dir / f"{dataset}.md",
-    }
-    write_result(paths["json"], payload, study)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in payload["summary"]:
-        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_FIELDS})
-    atomic_write_text(paths["csv"], buf.getvalue())
+def render(config: SGConfig, summary: dict[str, Any]) -> dict[str, str]:
+    """``result.csv`` (one row per method and modules) and ``result.md`` (tables, verdicts)."""
     md = (
-        f"# Synthetic gradients: {dataset} ({study['preset']} preset)\n\n"
-        f"{study['seeds']} seeds; {study['cell'].get('steps')} steps per run; "
-        f"study wall time {payload['wall_time_s']:.0f} s.\n\n" + markdown_table(payload["summary"])
+        f"# Synthetic gradients: {summary['dataset']}\n\n"
+        f"{config.seeds} seeds; {config.steps} steps per run; critic activation "
+        f"{config.critic_activation}.\n\n" + markdown_table(summary["summary"])
     )
-    atomic_write_text(paths["md"], md)
-    return paths
+    md += "\n**Paired verdicts (test error, ratio baseline / method > 1: method better)**\n\n"
+    md += verdict_table(summary["verdicts"])
+    return {"result.csv": csv_text(summary["summary"], CSV_FIELDS), "result.md": md}
 
 
-def run_study(
-    study: dict[str, Any],
-    out_dir: str | Path = "results/sg",
-    *,
-    n_jobs: int = 1,
-    progress: bool = True,
-) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Run (or resume) a study made by :func:`study_config` and write its outputs.
+def preflight(config: SGConfig) -> None:
+    """Fail on a bad data directory or a missing GPU before any training.
 
-    Parameters
-    ----------
-    study : dict
-        From :func:`sobolev_lab.experiments.synthetic_gradients.config.study_config`.
-    out_dir : path-like
-        Where ``<dataset>.json/.csv/.md`` and ``<dataset>/cells/`` go.
-    n_jobs : int
-        Worker processes (1 runs the cells in this process).
-
-    Returns
-    -------
-    payload : dict
-        ``summary`` rows, ``curves``, ``cells``, sweep counts and wall time.
-    paths : dict of str to Path
+    Raises
+    ------
+    ValueError
+        ``data_dir`` missing or malformed (:class:`.data.DataError`), or
+        ``device="cuda"`` without CUDA.
     """
-    configs = cell_configs(study)
-    dataset = study["cell"]["dataset"]
-    sweep = run_sweep(
-        run_cell,
-        configs,
-        Path(out_dir) / dataset,
-        backend="sequential" if n_jobs == 1 else "loky",
-        n_jobs=n_jobs,
-        progress=progress,
-        desc=f"sg {dataset}",
-    )
-    payload = aggregate(sweep.payloads, configs)
-    payload.update(
-        dataset=dataset,
-        cells=sweep.payloads,
-        sweep={"done": sweep.done, "skipped": sweep.skipped, "failed": sweep.failed},
-        errors=sweep.errors,
-        wall_time_s=sweep.wall_time,
-        compute_time_s=float(sum(s for s in sweep.seconds if s is not None)),
-    )
-    return payload, write_outputs(out_dir, dataset, payload, study)
+    if config.dataset != "digits":
+        from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
+
+        load_dataset(config.dataset, config.data_dir)
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device=cuda was asked for but torch.cuda.is_available() is False")

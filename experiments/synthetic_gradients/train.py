@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import sobolev as sb
+from sobolev._training import minibatches
 from sobolev_lab.experiments.synthetic_gradients.config import MODULE_METHODS, validate_cell
 from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
 from sobolev_lab.experiments.synthetic_gradients.models import cnn_stages, mlp_stages, stage_shapes
@@ -258,15 +259,6 @@ class Trainer:
         return cos, value_err
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator):
-    """Endless minibatch indices: a fresh permutation per epoch, last partial batch dropped."""
-    batch_size = min(batch_size, n)
-    while True:
-        perm = torch.randperm(n, generator=generator)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield perm[i : i + batch_size]
-
-
 def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     """Train one cell and return its JSON-serialisable result.
 
@@ -291,7 +283,12 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     mon = torch.randperm(len(y_tr), generator=torch.Generator().manual_seed(12345))
     mon = mon[: cfg["monitor_size"]].to(dev)
     x_mon, y_mon = x_tr[mon], y_tr[mon]
-    batches = _batches(len(y_tr), cfg["batch_size"], torch.Generator().manual_seed(cfg["seed"]))
+    # A fresh permutation per epoch, the last partial batch dropped; None (a batch at
+    # least the training-set size) means the whole training set in its stored order.
+    n_train = len(y_tr)
+    batches = minibatches(
+        n_train, min(cfg["batch_size"], n_train), torch.Generator().manual_seed(cfg["seed"])
+    )
     curves: dict[str, list] = {k: [] for k in ("step", "test_acc", "train_loss", "cosine")}
     curves.update(value_mse=[], module_loss=[])
     status, diverged_step = "ok", None
@@ -299,8 +296,12 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     step = 0
     for step in range(1, cfg["steps"] + 1):
-        idx = next(batches).to(dev)
-        loss, mod = trainer.step(x_tr[idx], y_tr[idx])
+        idx = next(batches)
+        if idx is None:
+            loss, mod = trainer.step(x_tr, y_tr)
+        else:
+            idx = idx.to(dev)
+            loss, mod = trainer.step(x_tr[idx], y_tr[idx])
         if not math.isfinite(loss) or not all(math.isfinite(m) for m in mod):
             status, diverged_step = "diverged", step
             break
