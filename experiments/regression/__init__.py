@@ -5,19 +5,99 @@ Regular (values only) vs Sobolev (values and exact gradients) training of a
 training points; optionally a third method trained on gradients estimated from the
 values alone (Kissel & Diepold 2019).
 
->>> from experiments.regression import run
->>> result = run("quick", out_dir="/tmp/regression")      # doctest: +SKIP
->>> result["rows"][0]["test_mse_values_mean"]               # doctest: +SKIP
+Command line: ``sobolev run regression --preset full --jobs 2``; ``--preset extended``
+runs every 2-D function of :mod:`sobolev_lab.theory.functions` plus the ``d`` = 4 and 8
+versions of the dimension-generic ones; ``sobolev report regression`` rewrites the
+tables of stored results from their per-seed numbers without training.
 
-Command line: ``sobolev regression --preset paper --jobs 2``; ``--preset extended`` runs
-every 2-D function of :mod:`sobolev_lab.theory.functions` plus the ``d`` = 4 and 8 versions of the
-dimension-generic ones; ``--report-only`` rewrites the CSV and Markdown tables of a stored
-result from its per-seed numbers without training. See
-:mod:`sobolev_lab.experiments.regression.config` for the configuration keys and
-:mod:`sobolev_lab.experiments.regression.study` for data, normalisation and kink handling.
+Modules: :mod:`.config` (fields and presets), :mod:`.study` (data, normalisation,
+training and metrics of one cell), :mod:`.aggregate` (summary rows, convergence,
+paired comparisons and verdicts), :mod:`.tables` (CSV and Markdown). Importing this
+package stays light: the training code loads in the worker.
 """
 
-from sobolev_lab.experiments.regression.config import METHODS, preset, validate
-from sobolev_lab.experiments.regression.driver import regenerate, run
+from __future__ import annotations
 
-__all__ = ["METHODS", "preset", "regenerate", "run", "validate"]
+from typing import Any
+
+from sobolev_lab.experiments.regression.config import PRESETS, RegressionConfig, parse_function
+from sobolev_lab.study import Study
+
+__all__ = ["STUDY", "cells", "run_cell"]
+
+_SHARED = (
+    "methods",
+    "lr",
+    "schedule",
+    "hidden",
+    "activation",
+    "dtype",
+    "normalise",
+    "n_test",
+    "kink_margin",
+    "n_neighbors",
+)
+
+
+def cells(config: RegressionConfig) -> list[dict[str, Any]]:
+    """One cell per function, training-set size and step budget (x2 with the check).
+
+    The dicts are those of the pre-runner study (same keys and values), so their hashes
+    and stored cell files stay valid.
+    """
+    cfg = config.to_dict()
+    budgets = [cfg["steps"], 2 * cfg["steps"]] if cfg["convergence_check"] else [cfg["steps"]]
+    shared = {k: cfg[k] for k in _SHARED}
+    out = []
+    for spec in cfg["functions"]:
+        name, dim = parse_function(spec)
+        for n in cfg["n_train"]:
+            for steps in budgets:
+                grid = spec in cfg["grid_functions"] and steps == cfg["steps"]
+                out.append(
+                    {
+                        "study": "regression",
+                        "version": 1,
+                        "function": name,
+                        "dim": dim,
+                        "n_train": n,
+                        "seeds": list(range(cfg["seeds"])),
+                        "steps": steps,
+                        "grid_size": cfg["grid_size"] if grid else 0,
+                        **shared,
+                    }
+                )
+    return out
+
+
+def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """Train and evaluate one cell (:func:`sobolev_lab.experiments.regression.study.run_cell`)."""
+    from sobolev_lab.experiments.regression.study import run_cell as train
+
+    return train(cell)
+
+
+def summarise(config: RegressionConfig, cells_: list[dict], payloads: list[dict]) -> dict:
+    """See :func:`sobolev_lab.experiments.regression.aggregate.summarise`."""
+    from sobolev_lab.experiments.regression.aggregate import summarise as agg
+
+    return agg(config, cells_, payloads)
+
+
+def render(config: RegressionConfig, summary: dict) -> dict[str, str]:
+    """See :func:`sobolev_lab.experiments.regression.tables.render`."""
+    from sobolev_lab.experiments.regression.tables import render as tables
+
+    return tables(config, summary)
+
+
+STUDY = Study(
+    name="regression",
+    description="regular vs Sobolev training on classical optimisation functions (Sec. 5.1)",
+    config=RegressionConfig,
+    presets=PRESETS,
+    cells=cells,
+    run_cell=run_cell,
+    summarise=summarise,
+    render=render,
+)

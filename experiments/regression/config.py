@@ -1,102 +1,45 @@
-"""Presets and validation of the regression study's configuration.
+"""The regression study's configuration: a frozen dataclass and its presets.
 
-A config is a plain JSON-serialisable dict (it is hashed to name result cells):
+Every field is documented by its ``param`` help text (``sobolev list regression``).
+Seed ``s`` fixes the training points, the test points and the initial weights,
+identically for every method, so methods (and budgets) are compared seed by seed.
 
-``functions``
-    Registry names of :mod:`sobolev_lab.theory.functions`, optionally with a dimension as
-    ``"name:d"`` (``"rosenbrock:8"``); a bare name is the 2-D version.
-``n_train``
-    Training-set sizes (points drawn uniformly on the function's domain).
-``seeds``
-    Number of seeds; seed ``s`` fixes the training points, the test points and the
-    initial weights, identically for every method.
-``methods``
-    Subset of :data:`METHODS`: ``"regular"`` (values only, order 0), ``"sobolev"``
-    (values and exact gradients, order 1) and ``"sobolev_estimated"`` (order 1 on
-    gradients estimated from the training values by nearest-neighbour least squares,
-    :func:`sobolev.estimate.estimate_gradients`).
-``steps``, ``lr``, ``schedule``
-    Full-batch Adam steps, initial learning rate and its schedule; the same for every
-    method.
-``convergence_check``
-    Also train every cell with ``2 * steps`` and report the relative change of each
-    reported test MSE.
-``hidden``, ``activation``, ``dtype``
-    The MLP (paper: ``[256, 256]``, ``"relu"``) and the training precision.
-``normalise``
-    Map the domain to ``[-1, 1]^d`` and standardise values by the training mean and
-    standard deviation (derivatives scaled consistently); identical for all methods.
-``n_test``
-    Fresh uniform test points per seed.
-``kink_margin``
-    For non-smooth functions, metrics are also reported on the test points at least
-    ``kink_margin * (domain diagonal)`` away from the kink set.
-``n_neighbors``
-    Neighbours for the gradient estimates (None: the library default ``2 d + 1``).
-``grid_functions``, ``grid_size``
-    Functions whose seed-0 fits are also stored on a ``grid_size`` x ``grid_size``
-    grid over the domain (2-D only), for figures.
+Presets: ``quick`` (CI, seconds), ``full`` (the paper's 7 functions, n = 20 and 100,
+3 methods, 10 seeds, 1000 steps and the 2000-step convergence check; shipped as
+``results/regression/full/``) and ``extended`` (every 2-D registry function plus the
+d = 4 and 8 versions of the dimension-generic ones, 5 seeds, no convergence check;
+shipped as ``results/regression/extended/``).
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal
 
-from sobolev_lab.theory.functions import PAPER_FUNCTIONS
+from sobolev._validation import check_positive_int
+from sobolev_lab.config import StudyConfig, param
+
+__all__ = ["EXTENDED_FUNCTIONS", "METHODS", "PAPER_FUNCTIONS", "PRESETS", "RegressionConfig"]
 
 METHODS: tuple[str, ...] = ("regular", "sobolev", "sobolev_estimated")
 
-
-_BASE: dict[str, Any] = {
-    "name": "custom",
-    "functions": list(PAPER_FUNCTIONS),
-    "n_train": [20, 100],
-    "seeds": 10,
-    "methods": ["regular", "sobolev", "sobolev_estimated"],
-    "steps": 1000,
-    "lr": 1e-3,
-    "schedule": "cosine",
-    "convergence_check": False,
-    "hidden": [256, 256],
-    "activation": "relu",
-    "dtype": "float32",
-    "normalise": True,
-    "n_test": 10_000,
-    "kink_margin": 0.01,
-    "n_neighbors": None,
-    "grid_functions": ["styblinski_tang"],
-    "grid_size": 41,
-}
-
-
-def _extended_functions() -> list[str]:
-    from sobolev_lab.theory.functions import generic_names, names
-
-    return [*names(), *(f"{n}:{d}" for d in (4, 8) for n in generic_names())]
-
-
-def preset(name: str) -> dict[str, Any]:
-    """The config of preset ``"quick"``, ``"paper"`` or ``"extended"`` (a fresh copy)."""
-    cfg = copy.deepcopy(_BASE)
-    cfg["name"] = name
-    if name == "quick":
-        cfg.update(
-            functions=["styblinski_tang", "ackley"],
-            n_train=[20],
-            seeds=2,
-            steps=60,
-            n_test=500,
-            grid_size=11,
-        )
-    elif name == "paper":
-        cfg.update(convergence_check=True)
-    elif name == "extended":
-        cfg.update(functions=_extended_functions(), seeds=5)
-    else:
-        raise ValueError(f'preset must be "quick", "paper" or "extended", got {name!r}')
-    return cfg
+# Spelled out rather than read from the registry: ``sobolev list`` must not import
+# sympy, and a function added to the registry must not change a shipped preset's
+# config (tests check these against sobolev_lab.theory.functions).
+PAPER_FUNCTIONS: tuple[str, ...] = (
+    "ackley", "beale", "booth", "bukin_n6", "mccormick", "rosenbrock", "styblinski_tang",
+)  # fmt: skip
+_GENERIC = (
+    "ackley", "rosenbrock", "styblinski_tang", "rastrigin", "griewank", "levy", "sphere",
+    "zakharov", "dixon_price",
+)  # fmt: skip
+EXTENDED_FUNCTIONS: tuple[str, ...] = (
+    *PAPER_FUNCTIONS,
+    "rastrigin", "griewank", "levy", "sphere", "zakharov", "dixon_price", "matyas",
+    "himmelblau", "three_hump_camel", "six_hump_camel", "goldstein_price", "branin", "easom",
+    *(f"{n}:{d}" for d in (4, 8) for n in _GENERIC),
+)  # fmt: skip
 
 
 def parse_function(spec: str) -> tuple[str, int | None]:
@@ -111,111 +54,134 @@ def parse_function(spec: str) -> tuple[str, int | None]:
     return name, int(dim)
 
 
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+@dataclass(frozen=True)
+class RegressionConfig(StudyConfig):
+    """Regular vs Sobolev training of an MLP on classical optimisation functions."""
 
+    functions: tuple[str, ...] = param(
+        list(PAPER_FUNCTIONS),
+        'registry names of sobolev_lab.theory.functions; "name:d" for dimension d '
+        "(a bare name is the 2-D version)",
+    )
+    n_train: tuple[int, ...] = param(
+        [20, 100], "training-set sizes (points uniform on the function's domain)"
+    )
+    seeds: int = param(
+        10, "number of seeds; seed s fixes data and initial weights for every method"
+    )
+    methods: tuple[str, ...] = param(
+        list(METHODS),
+        "regular (values, order 0), sobolev (values and exact gradients, order 1), "
+        "sobolev_estimated (order 1 on gradients estimated from the training values by "
+        "nearest-neighbour least squares, sobolev.estimate.estimate_gradients)",
+    )
+    steps: int = param(1000, "full-batch Adam steps, the same for every method")
+    lr: float = param(1e-3, "initial learning rate")
+    schedule: Literal["constant", "cosine"] = param("cosine", "learning-rate schedule")
+    convergence_check: bool = param(
+        False, "also train every cell with 2 * steps and report the change of each test MSE"
+    )
+    hidden: tuple[int, ...] = param([256, 256], "hidden widths of the MLP (paper: 256, 256)")
+    activation: str = param("relu", "activation of the MLP (paper: relu)")
+    dtype: Literal["float32", "float64"] = param("float32", "training precision")
+    normalise: bool = param(
+        True,
+        "map the domain to [-1, 1]^d and standardise values by the training mean and "
+        "standard deviation (derivatives by the chain rule); identical for all methods",
+    )
+    n_test: int = param(10_000, "fresh uniform test points per seed")
+    kink_margin: float = param(
+        0.01,
+        "non-smooth functions: metrics also on the test points at least kink_margin x "
+        "(domain diagonal) away from the kink set",
+    )
+    n_neighbors: int | None = param(
+        None, "neighbours of the gradient estimates (none: the library default 2 d + 1)"
+    )
+    grid_functions: tuple[str, ...] = param(
+        ["styblinski_tang"], "functions whose seed-0 fits are stored on a grid (2-D only)"
+    )
+    grid_size: int = param(41, "points per axis of the stored grids")
 
-def validate(config: dict[str, Any]) -> dict[str, Any]:
-    """Check a config completely (before any training) and return it with defaults.
+    def validate(self) -> None:
+        from sobolev_lab.theory.functions import get, names
 
-    Unknown keys are refused, missing keys take the ``paper`` values (without the
-    convergence check).
+        if not self.functions:
+            raise ValueError("functions must be a non-empty list of names")
+        for spec in self.functions:
+            fname, dim = parse_function(spec)
+            if fname not in names():
+                raise ValueError(
+                    f"unknown function {fname!r} in functions; valid names: {', '.join(names())}"
+                )
+            try:
+                get(fname, dim)
+            except ValueError as exc:
+                raise ValueError(f"function {spec!r}: {exc}") from None
+        if len(set(self.functions)) != len(self.functions):
+            raise ValueError(f"functions contains duplicates: {list(self.functions)}")
+        if not self.n_train:
+            raise ValueError("n_train must be a non-empty list of integers >= 1")
+        for n in self.n_train:
+            check_positive_int(n, "n_train entries")
+        for key in ("seeds", "steps", "n_test"):
+            check_positive_int(getattr(self, key), key)
+        check_positive_int(self.grid_size, "grid_size", minimum=2)
+        if not self.methods:
+            raise ValueError(f"methods must be a non-empty list out of {list(METHODS)}")
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise ValueError(f"unknown method(s) {bad}; valid methods: {list(METHODS)}")
+        # Canonical order, so one set of methods gives one config (and one cell hash).
+        object.__setattr__(self, "methods", tuple(m for m in METHODS if m in self.methods))
+        if "sobolev_estimated" in self.methods and min(self.n_train) < 2:
+            raise ValueError("method sobolev_estimated needs n_train >= 2 (neighbours to fit)")
+        lr = self.lr
+        if isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr):
+            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+        if lr <= 0:
+            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f'schedule must be "constant" or "cosine", got {self.schedule!r}')
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f'dtype must be "float32" or "float64", got {self.dtype!r}')
+        for key in ("convergence_check", "normalise"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"{key} must be true or false, got {getattr(self, key)!r}")
+        if not self.hidden:
+            raise ValueError("hidden must be a non-empty list of widths")
+        for h in self.hidden:
+            check_positive_int(h, "hidden widths")
+        from sobolev.ensemble import ACTIVATION_DERIVATIVES
 
-    Raises
-    ------
-    ValueError
-        Naming the offending key and what was expected.
-    """
-    if not isinstance(config, dict):
-        raise ValueError(f"config must be a dict, got {type(config).__name__}")
-    unknown = sorted(set(config) - set(_BASE))
-    if unknown:
-        raise ValueError(f"unknown config key(s) {unknown}; valid keys: {sorted(_BASE)}")
-    cfg = copy.deepcopy(_BASE)
-    cfg.update(copy.deepcopy(config))
-
-    from sobolev_lab.theory.functions import get, names
-
-    functions = cfg["functions"]
-    if isinstance(functions, str) or not isinstance(functions, list | tuple) or not functions:
-        raise ValueError(f"functions must be a non-empty list of names, got {functions!r}")
-    for spec in functions:
-        fname, dim = parse_function(spec)
-        if fname not in names():
+        if self.activation not in ACTIVATION_DERIVATIVES:
             raise ValueError(
-                f"unknown function {fname!r} in functions; valid names: {', '.join(names())}"
+                f"activation must be one of {sorted(ACTIVATION_DERIVATIVES)}, "
+                f"got {self.activation!r}"
             )
-        try:
-            get(fname, dim)
-        except ValueError as exc:
-            raise ValueError(f"function {spec!r}: {exc}") from None
-    if len(set(functions)) != len(functions):
-        raise ValueError(f"functions contains duplicates: {functions}")
-    cfg["functions"] = list(functions)
+        km = self.kink_margin
+        if isinstance(km, bool) or not isinstance(km, int | float) or not 0 <= km < 1:
+            raise ValueError(f"kink_margin must be a number in [0, 1), got {km!r}")
+        if self.n_neighbors is not None:
+            check_positive_int(self.n_neighbors, "n_neighbors")
+            if "sobolev_estimated" in self.methods and self.n_neighbors > min(self.n_train) - 1:
+                raise ValueError(
+                    f"n_neighbors = {self.n_neighbors} needs n_train >= n_neighbors + 1, "
+                    f"got n_train {list(self.n_train)}"
+                )
 
-    n_train = cfg["n_train"]
-    if isinstance(n_train, int) and not isinstance(n_train, bool):
-        n_train = [n_train]
-    if not isinstance(n_train, list | tuple) or not n_train:
-        raise ValueError(f"n_train must be a non-empty list of integers >= 1, got {n_train!r}")
-    cfg["n_train"] = [_positive_int(n, "n_train entries") for n in n_train]
-    _positive_int(cfg["seeds"], "seeds")
-    methods = cfg["methods"]
-    if isinstance(methods, str) or not isinstance(methods, list | tuple) or not methods:
-        raise ValueError(f"methods must be a non-empty list out of {list(METHODS)}")
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise ValueError(f"unknown method(s) {bad}; valid methods: {list(METHODS)}")
-    cfg["methods"] = [m for m in METHODS if m in methods]  # canonical order
-    if "sobolev_estimated" in cfg["methods"] and min(cfg["n_train"]) < 2:
-        raise ValueError("method sobolev_estimated needs n_train >= 2 (neighbours to fit)")
-    _positive_int(cfg["steps"], "steps")
-    lr = cfg["lr"]
-    if (
-        isinstance(lr, bool)
-        or not isinstance(lr, int | float)
-        or not (math.isfinite(lr) and lr > 0)
-    ):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if cfg["schedule"] not in ("constant", "cosine"):
-        raise ValueError(f'schedule must be "constant" or "cosine", got {cfg["schedule"]!r}')
-    if not isinstance(cfg["convergence_check"], bool):
-        raise ValueError("convergence_check must be true or false")
-    hidden = cfg["hidden"]
-    if not isinstance(hidden, list | tuple) or not hidden:
-        raise ValueError(f"hidden must be a non-empty list of widths, got {hidden!r}")
-    cfg["hidden"] = [_positive_int(h, "hidden widths") for h in hidden]
-    from sobolev.ensemble import ACTIVATION_DERIVATIVES
 
-    if cfg["activation"] not in ACTIVATION_DERIVATIVES:
-        raise ValueError(
-            f"activation must be one of {sorted(ACTIVATION_DERIVATIVES)}, got {cfg['activation']!r}"
-        )
-    if cfg["dtype"] not in ("float32", "float64"):
-        raise ValueError(f'dtype must be "float32" or "float64", got {cfg["dtype"]!r}')
-    if not isinstance(cfg["normalise"], bool):
-        raise ValueError("normalise must be true or false")
-    _positive_int(cfg["n_test"], "n_test")
-    km = cfg["kink_margin"]
-    if isinstance(km, bool) or not isinstance(km, int | float) or not (0 <= km < 1):
-        raise ValueError(f"kink_margin must be a number in [0, 1), got {km!r}")
-    if cfg["n_neighbors"] is not None:
-        _positive_int(cfg["n_neighbors"], "n_neighbors")
-        if "sobolev_estimated" in cfg["methods"] and cfg["n_neighbors"] > min(cfg["n_train"]) - 1:
-            raise ValueError(
-                f"n_neighbors = {cfg['n_neighbors']} needs n_train >= n_neighbors + 1, "
-                f"got n_train {cfg['n_train']}"
-            )
-    grid_fns = cfg["grid_functions"]
-    if isinstance(grid_fns, str) or not isinstance(grid_fns, list | tuple):
-        raise ValueError(f"grid_functions must be a list of function names, got {grid_fns!r}")
-    cfg["grid_functions"] = list(grid_fns)
-    _positive_int(cfg["grid_size"], "grid_size", minimum=2)
-    if (
-        not isinstance(cfg["name"], str)
-        or not cfg["name"].replace("_", "").replace("-", "").isalnum()
-    ):
-        raise ValueError(f"name must be a file-name-safe string, got {cfg['name']!r}")
-    return cfg
+#: ``full`` is the old ``paper`` preset; ``extended`` is the old preset of that name,
+#: which is also exactly the config of the shipped extended run (5 seeds, no check).
+PRESETS = {
+    "quick": {
+        "functions": ["styblinski_tang", "ackley"],
+        "n_train": [20],
+        "seeds": 2,
+        "steps": 60,
+        "n_test": 500,
+        "grid_size": 11,
+    },
+    "full": {"convergence_check": True},
+    "extended": {"functions": list(EXTENDED_FUNCTIONS), "seeds": 5},
+}

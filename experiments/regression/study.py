@@ -3,8 +3,9 @@
 One *cell* is a (function, training-set size, step budget): every seed and every
 method of a cell is trained at once as vectorised ensembles
 (:func:`sobolev.ensemble.fit_ensemble`): one ensemble of order-0 members and one of
-order-1 members (exact and estimated gradients side by side). Cells run through
-:func:`sobolev_lab.sweep.run_sweep`, so an interrupted study resumes where it stopped.
+order-1 members (exact and estimated gradients side by side). The runner
+(:mod:`sobolev_lab.runner`) sweeps the cells, so an interrupted study resumes where it
+stopped.
 
 Data. Seed ``s`` draws the ``n`` training points from
 ``numpy.random.default_rng([s, n, 0])`` and the test points from
@@ -13,7 +14,8 @@ domain, with no margin around kinks (the paper's setting). Member ``s`` of every
 method starts from ``sobolev.MLP(..., seed=s)``: the methods see identical data and
 initial weights.
 
-Normalisation (``normalise=True``, identical for all methods): inputs
+Normalisation (``normalise=True``, identical for all methods, one
+:class:`sobolev.standardize.Standardizer` per seed): inputs
 ``u = (x - c) / r`` with ``c, r`` the centre and half-widths of the domain (so the
 domain is ``[-1, 1]^d``); values ``v = (y - mean) / std`` with the mean and standard
 deviation of the seed's *training* values; derivatives ``dv/du = (r / std) dy/dx``.
@@ -38,51 +40,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from sobolev_lab.experiments.regression.config import parse_function
+from sobolev.standardize import Standardizer
 
-__all__ = ["cell_configs", "run_cell"]
-
-_SOBOLEV_METHODS = ("sobolev", "sobolev_estimated")
-
-
-def cell_configs(cfg: dict[str, Any]) -> list[dict[str, Any]]:
-    """The cells of a validated config: one per function, size and step budget."""
-    budgets = [cfg["steps"], 2 * cfg["steps"]] if cfg["convergence_check"] else [cfg["steps"]]
-    shared = {
-        k: cfg[k]
-        for k in (
-            "methods",
-            "lr",
-            "schedule",
-            "hidden",
-            "activation",
-            "dtype",
-            "normalise",
-            "n_test",
-            "kink_margin",
-            "n_neighbors",
-        )
-    }
-    cells = []
-    for spec in cfg["functions"]:
-        name, dim = parse_function(spec)
-        for n in cfg["n_train"]:
-            for steps in budgets:
-                grid = spec in cfg["grid_functions"] and steps == cfg["steps"]
-                cells.append(
-                    {
-                        "study": "regression",
-                        "version": 1,
-                        "function": name,
-                        "dim": dim,
-                        "n_train": n,
-                        "seeds": list(range(cfg["seeds"])),
-                        "steps": steps,
-                        "grid_size": cfg["grid_size"] if grid else 0,
-                        **shared,
-                    }
-                )
-    return cells
+__all__ = ["run_cell"]
 
 
 def _data(f, seed: int, n_train: int, n_test: int) -> dict[str, np.ndarray]:
@@ -91,36 +51,30 @@ def _data(f, seed: int, n_train: int, n_test: int) -> dict[str, np.ndarray]:
     return {"x": x, "y": f.value(x), "g": f.grad(x), "xt": xt, "yt": f.value(xt), "gt": f.grad(xt)}
 
 
-class _Scaling:
-    """Per-member affine maps between original and normalised units."""
+def _standardizers(f, ys: np.ndarray, normalise: bool) -> list[Standardizer]:
+    """One per member (seed): the domain to ``[-1, 1]^d``, values by the seed's training
+    mean and standard deviation; the identity without ``normalise``."""
+    if not normalise:
+        return [Standardizer(np.zeros(f.dim), np.ones(f.dim), 0.0, 1.0) for _ in ys]
+    lower, upper = f.domain
+    return [Standardizer.from_bounds(lower, upper, y) for y in ys]
 
-    def __init__(self, f, ys: np.ndarray, normalise: bool) -> None:
-        lower, upper = (np.asarray(b, dtype=np.float64) for b in f.domain)
-        e, d = ys.shape[0], f.dim
-        if normalise:
-            self.c, self.r = (lower + upper) / 2, (upper - lower) / 2
-            self.mu = ys.mean(1)
-            std = ys.std(1)
-            # A constant training set (std 0) keeps unit scale instead of dividing by 0.
-            self.sd = np.where(std > 0, std, 1.0)
-        else:
-            self.c, self.r = np.zeros(d), np.ones(d)
-            self.mu, self.sd = np.zeros(e), np.ones(e)
 
-    def inputs(self, x: np.ndarray) -> np.ndarray:  # (E, N, d)
-        return (x - self.c) / self.r
+def _forward(scs: list[Standardizer], x=None, y=None, dy=None) -> list[np.ndarray | None]:
+    """Member ``e`` of the stacked ``x`` (E, N, d), ``y`` (E, N), ``dy`` (E, N, d) through
+    ``scs[e].transform``: the stacked standardised arrays."""
+    parts = [
+        sc.transform(*(None if a is None else a[e] for a in (x, y, dy))) for e, sc in enumerate(scs)
+    ]
+    return [
+        None if a is None else np.stack([p[k] for p in parts]) for k, a in enumerate((x, y, dy))
+    ]
 
-    def values(self, y: np.ndarray) -> np.ndarray:  # (E, N)
-        return (y - self.mu[:, None]) / self.sd[:, None]
 
-    def grads(self, g: np.ndarray) -> np.ndarray:  # (E, N, d), original -> normalised
-        return g * self.r / self.sd[:, None, None]
-
-    def values_back(self, v: np.ndarray) -> np.ndarray:
-        return v * self.sd[:, None] + self.mu[:, None]
-
-    def grads_back(self, dv: np.ndarray) -> np.ndarray:
-        return dv * self.sd[:, None, None] / self.r
+def _backward(scs: list[Standardizer], v: np.ndarray, dv: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Stacked predictions ``v`` (E, N) and ``dv`` (E, N, d) back to original units."""
+    parts = [sc.inverse(None, v[e], dv[e])[1:3] for e, sc in enumerate(scs)]
+    return np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts])
 
 
 def _metrics(yp, gp, yt, gt, away: np.ndarray | None) -> dict[str, list[float]]:
@@ -164,9 +118,9 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
         seeds, n = cell["seeds"], cell["n_train"]
         data = [_data(f, s, n, cell["n_test"]) for s in seeds]
         stack = {k: np.stack([dd[k] for dd in data]) for k in data[0]}
-        sc = _Scaling(f, stack["y"], cell["normalise"])
-        u, v, dv = sc.inputs(stack["x"]), sc.values(stack["y"]), sc.grads(stack["g"])
-        ut = sc.inputs(stack["xt"])
+        scs = _standardizers(f, stack["y"], cell["normalise"])
+        u, v, dv = _forward(scs, stack["x"], stack["y"], stack["g"])
+        (ut,) = _forward(scs, stack["xt"])[:1]
         away = None
         if not f.smooth:
             lower, upper = (np.asarray(b, dtype=np.float64) for b in f.domain)
@@ -231,28 +185,27 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
             jp = jp[:, :, 0].double().numpy()
             for k, (m, _) in enumerate(members):
                 sl = slice(k * len(seeds), (k + 1) * len(seeds))
-                pred_v = sc.values_back(yp[sl])
-                pred_g = sc.grads_back(jp[sl])
+                pred_v, pred_g = _backward(scs, yp[sl], jp[sl])
                 res = _metrics(pred_v, pred_g, stack["yt"], stack["gt"], away)
                 res["train_loss_order0"] = hist["order0"][-1, sl].tolist()
                 if order == 1:
                     res["train_loss_order1"] = hist["order1"][-1, sl].tolist()
                     # Error of the gradient targets themselves (0 for exact ones).
                     res["target_gradient_mse_train"] = (
-                        ((sc.grads_back(dys[sl]) - stack["g"]) ** 2).sum(2).mean(1)
+                        ((_backward(scs, yp[sl], dys[sl])[1] - stack["g"]) ** 2).sum(2).mean(1)
                     ).tolist()
                 res["seconds_ensemble"] = seconds
                 res["ensemble_members"] = e
                 out["methods"][m] = res
             models[order] = (ens, [m for m, _ in members])
         if cell["grid_size"]:
-            out["grid"] = _grid(f, cell["grid_size"], sc, models, stack, dtype)
+            out["grid"] = _grid(f, cell["grid_size"], scs[0], models, stack, dtype)
         return out
     finally:
         torch.set_num_threads(threads)
 
 
-def _grid(f, size: int, sc: _Scaling, models, stack, dtype) -> dict[str, Any]:
+def _grid(f, size: int, sc0: Standardizer, models, stack, dtype) -> dict[str, Any]:
     """Seed-0 fits of every method on a ``size`` x ``size`` grid (2-D functions)."""
     if f.dim != 2:
         return {}
@@ -268,17 +221,15 @@ def _grid(f, size: int, sc: _Scaling, models, stack, dtype) -> dict[str, Any]:
         "train_x": stack["x"][0].tolist(),
         "methods": {},
     }
-    first = slice(0, 1)
-    sc0 = _Scaling.__new__(_Scaling)
-    sc0.c, sc0.r, sc0.mu, sc0.sd = sc.c, sc.r, sc.mu[first], sc.sd[first]
-    u = torch.as_tensor(sc0.inputs(xx), dtype=dtype)
+    u = torch.as_tensor(sc0.transform(xx)[0], dtype=dtype)
     for ens, methods in models.values():
         n_seeds = ens.n_members // len(methods)
         yp, jp = ens.predict(u)
         for k, m in enumerate(methods):
             e = k * n_seeds  # seed 0 of method m
-            v = sc0.values_back(yp[e : e + 1, :, 0].double().numpy())[0]
-            g = sc0.grads_back(jp[e : e + 1, :, 0].double().numpy())[0]
+            _, v, g, _ = sc0.inverse(
+                None, yp[e, :, 0].double().numpy(), jp[e, :, 0].double().numpy()
+            )
             out["methods"][m] = {
                 "values": v.reshape(size, size).tolist(),
                 "gradients": g.reshape(size, size, 2).tolist(),
