@@ -1,4 +1,4 @@
-"""Every figure renders from a tiny results fixture; outputs are valid and byte-stable."""
+"""Every figure renders from the shipped results; outputs are valid and byte-stable."""
 
 from pathlib import Path
 
@@ -7,11 +7,11 @@ import pytest
 
 from sobolev_lab.paper_figs import FIGURES, render
 
-FIXTURE = Path(__file__).parent / "fixtures" / "results"
+SHIPPED = Path(__file__).parents[1] / "results"
 
 
-def test_every_figure_renders_from_the_fixture(tmp_path):
-    report = render(results=FIXTURE, out=tmp_path)
+def test_every_figure_renders_from_the_shipped_results(tmp_path):
+    report = render(results=SHIPPED, out=tmp_path)
     assert set(report) == set(FIGURES)
     for name, paths in report.items():
         assert not isinstance(paths, str), f"{name}: {paths}"
@@ -23,8 +23,8 @@ def test_every_figure_renders_from_the_fixture(tmp_path):
 
 
 def test_outputs_are_byte_identical_across_runs(tmp_path):
-    first = render(only=["regression"], results=FIXTURE, out=tmp_path / "a")["regression"]
-    second = render(only=["regression"], results=FIXTURE, out=tmp_path / "b")["regression"]
+    first = render(only=["theory"], results=SHIPPED, out=tmp_path / "a")["theory"]
+    second = render(only=["theory"], results=SHIPPED, out=tmp_path / "b")["theory"]
     for p, q in zip(first, second, strict=True):
         assert p.read_bytes() == q.read_bytes()
 
@@ -33,4 +33,4 @@ def test_missing_results_are_skipped_and_unknown_names_rejected(tmp_path):
     report = render(results=tmp_path / "empty", out=tmp_path / "out")
     assert all(isinstance(v, str) and v.startswith("skipped") for v in report.values())
     with pytest.raises(ValueError, match="unknown figure"):
-        render(only=["nope"], results=FIXTURE, out=tmp_path)
+        render(only=["nope"], results=SHIPPED, out=tmp_path)
