@@ -7,8 +7,16 @@ action distributions; Sobolev distillation adds the first-order term matching th
 input Jacobian of the policy's log-probabilities through one random projection per
 state (stochastic Sobolev training, :class:`sobolev.SobolevLoss`).
 
-Modules: :mod:`.envs` (games, seeding, playing episodes), :mod:`.teachers` (PPO,
-shipped weights, checksummed loading), :mod:`.pool` (recording states),
-:mod:`.student` (student net, losses), :mod:`.distill` (one training run),
-:mod:`.study` (the grid, result files), :mod:`.cli` (``sobolev distill``).
+Run it with ``sobolev run distillation --preset quick|full``; teachers with
+``sobolev teachers list|train``.
+
+Modules: :mod:`.config` (options, presets, preflight checks), :mod:`.envs` (games,
+seeding, playing episodes), :mod:`.teachers` (PPO, shipped weights, checksummed
+loading), :mod:`.pool` (recording states), :mod:`.student` (student net, losses),
+:mod:`.distill` (one training run), :mod:`.study` (cells and ``STUDY``),
+:mod:`.summary` (rows, verdicts, tables), :mod:`.cli` (``sobolev teachers``).
 """
+
+from sobolev_lab.experiments.distillation.study import STUDY
+
+__all__ = ["STUDY"]

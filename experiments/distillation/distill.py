@@ -35,20 +35,23 @@ It is computed from training states only.
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
 import sobolev as sb
+from sobolev._training import minibatches
+from sobolev._validation import check_positive_int
+from sobolev_lab.experiments.distillation.config import METHODS
 from sobolev_lab.experiments.distillation.envs import play
 from sobolev_lab.experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
 from sobolev_lab.stats import mean_sem
 
 __all__ = ["METHODS", "distill", "policy_metrics", "student_return", "teacher_jacobians"]
-
-METHODS = ("regular", "sobolev")
 
 
 @torch.no_grad()
@@ -97,12 +100,17 @@ def teacher_jacobians(teacher_logp, x: torch.Tensor, batch_size: int = 2048) -> 
     )
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator):
-    """Endless minibatch indices, reshuffled every epoch."""
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for s in range(0, n - batch_size + 1, batch_size):
-            yield perm[s : s + batch_size]
+def _batches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless minibatch indices (``batch_size <= n``), reshuffled every epoch.
+
+    Below ``n`` these are the library's draws (:func:`sobolev._training.minibatches`).
+    A full batch is a fresh permutation every step rather than the library's ``None``:
+    the projections are drawn row by row, so the order decides which state gets which
+    direction, and the shipped results were computed with these permutations.
+    """
+    if batch_size < n:
+        return minibatches(n, batch_size, gen)
+    return (torch.randperm(n, generator=gen) for _ in itertools.count())
 
 
 def distill(
@@ -170,8 +178,7 @@ def distill(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = check_positive_int(steps, "steps")
     if side not in ("output", "input"):
         raise ValueError(f'side must be "output" or "input", got {side!r}')
     if teacher_derivatives not in ("precomputed", "autodiff"):
@@ -205,7 +212,11 @@ def distill(
         if sobolev_weight == "auto":
             s1 = float((J**2).sum((1, 2)).mean())
             w1 = 1.0 / s1 if s1 > 0 else 1.0
-        elif isinstance(sobolev_weight, (int, float)) and sobolev_weight >= 0:
+        elif (
+            isinstance(sobolev_weight, int | float)
+            and not isinstance(sobolev_weight, bool)
+            and sobolev_weight >= 0
+        ):
             w1 = float(sobolev_weight)
         else:
             raise ValueError(

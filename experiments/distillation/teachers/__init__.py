@@ -5,7 +5,7 @@ per game, the file's SHA-256, the PPO config and seed that produced it, the netw
 shape, and the measured mean return of the teacher and of the uniform random policy
 (same protocol: :func:`sobolev_lab.experiments.distillation.envs.play`, sampling actions).
 :func:`load_teacher` verifies the checksum before loading;
-``sobolev distill train-teacher --game GAME`` retrains one reproducibly on CPU.
+``sobolev teachers train --game GAME`` retrains one reproducibly on CPU.
 """
 
 from __future__ import annotations
@@ -78,10 +78,10 @@ def load_teacher(
     ------
     DistillationError
         Unknown game, no manifest entry, missing file or checksum mismatch; the
-        message says to retrain with ``sobolev distill train-teacher``.
+        message says to retrain with ``sobolev teachers train``.
     """
     check_game(game)
-    fix = f"run `sobolev distill train-teacher --game {game}` to (re)create it"
+    fix = f"run `sobolev teachers train --game {game}` to (re)create it"
     entry = read_manifest(teacher_dir).get(game)
     if entry is None:
         raise DistillationError(f"no teacher for {game!r} in {Path(teacher_dir) / MANIFEST}; {fix}")
