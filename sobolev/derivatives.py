@@ -3,7 +3,12 @@
 Every function here takes ``f`` mapping inputs ``x`` of shape (N, d) to outputs of
 shape (N, m) or (N,) (then m = 1), and treats samples independently: the derivative
 of the batch sum with respect to ``x[i]`` is sample ``i``'s own derivative as long as
-``f`` does not mix samples (BatchNorm in training mode does, and is refused).
+``f`` does not mix samples (BatchNorm normalising with batch statistics does, and is
+refused: in training mode, and in eval mode with ``track_running_stats=False``).
+
+Inputs that are not tensors (numpy arrays, lists) and tensors of another dtype or
+device are cast to the dtype and device of an ``nn.Module``'s parameters, so
+``value_and_jacobian(model32, x64_numpy)`` works and returns ``model32``'s dtype.
 
 Results keep their graph (``create_graph=True`` by default), so they can be used inside
 a loss and differentiated again with respect to the parameters of ``f``.
@@ -20,19 +25,74 @@ trusted; compare it once with ``value_and_jvp(f, x, v, custom=False)``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
+from torch import nn
 
-from sobolev._validation import check_directions, check_inputs, check_not_batchnorm_training
+from sobolev._validation import check_directions, check_inputs
 
 Function = Callable[[torch.Tensor], torch.Tensor]
 
 __all__ = ["hessian", "hvp", "uhv", "value_and_jacobian", "value_and_jvp", "value_and_vjp"]
 
 
+def _check_no_batch_statistics(f: Any, name: str = "f") -> None:
+    """Refuse BatchNorm modules that normalise with batch statistics.
+
+    Such a module mixes samples, so the derivative of the batch sum with respect to one
+    sample is not that sample's own derivative. Batch statistics are used in training
+    mode and, with ``track_running_stats=False``, in eval mode too.
+    """
+    if not isinstance(f, nn.Module):
+        return
+    for mod_name, module in f.named_modules():
+        if not isinstance(module, nn.modules.batchnorm._BatchNorm):
+            continue
+        label = repr(mod_name or type(module).__name__)
+        if module.training:
+            raise ValueError(
+                f"{name} contains BatchNorm module {label} in training mode: it normalises "
+                "with batch statistics, so its outputs mix samples and per-sample input "
+                f"derivatives would be wrong. Call {name}.eval() (or use a per-sample "
+                "normalisation such as LayerNorm)."
+            )
+        if not module.track_running_stats or module.running_mean is None:
+            raise ValueError(
+                f"{name} contains BatchNorm module {label} with track_running_stats=False: "
+                "it normalises with batch statistics even in eval mode, so its outputs mix "
+                "samples and per-sample input derivatives would be wrong. Use running "
+                "statistics (track_running_stats=True) or a per-sample normalisation such "
+                "as LayerNorm."
+            )
+
+
+def _model_dtype_device(f: Any) -> tuple[torch.dtype, torch.device] | None:
+    """Dtype and device of a module's first floating parameter or buffer, else None."""
+    if not isinstance(f, nn.Module):
+        return None
+    for t in (*f.parameters(), *f.buffers()):
+        if torch.is_floating_point(t):
+            return t.dtype, t.device
+    return None
+
+
+def _as_model_input(f: Any, x: Any, name: str = "x") -> torch.Tensor:
+    """Validated (N, d) inputs, cast to the dtype and device of ``f``'s parameters.
+
+    Casting keeps an upstream graph (``Tensor.to`` is differentiable), and the model
+    computes in its own dtype anyway, so nothing is lost that the model would use.
+    """
+    x = check_inputs(x, name)
+    spec = _model_dtype_device(f)
+    if spec is not None and (x.dtype, x.device) != spec:
+        x = x.to(dtype=spec[0], device=spec[1])
+    return x
+
+
 def _prepare(f: Function, x: torch.Tensor) -> torch.Tensor:
-    check_not_batchnorm_training(f)
-    x = check_inputs(x)
+    _check_no_batch_statistics(f)
+    x = _as_model_input(f, x)
     # Keep an upstream graph when x already requires grad; otherwise make x a leaf.
     return x if x.requires_grad else x.detach().requires_grad_(True)
 
@@ -206,8 +266,8 @@ def value_and_jvp(
     rule = _custom_jvp(f) if custom else None
     with torch.enable_grad():
         if rule is not None:
-            check_not_batchnorm_training(f)
-            x = check_inputs(x)
+            _check_no_batch_statistics(f)
+            x = _as_model_input(f, x)
             v = check_directions(v, x, x.shape[1])
             return _finish(create_graph, *_apply_custom_jvp(rule, x, v))
         x = _prepare(f, x)

@@ -10,12 +10,8 @@ import torch
 from torch import nn
 
 from sobolev import derivatives as D
-from sobolev._validation import (
-    check_inputs,
-    check_not_batchnorm_training,
-    check_positive_int,
-)
-from sobolev.target import Target
+from sobolev._validation import check_positive_int
+from sobolev.target import Target, weighted_mean
 
 __all__ = ["SobolevLoss", "sphere"]
 
@@ -38,8 +34,9 @@ class SobolevLoss:
         + w_1 \, \mathrm{mean}_i |J_m(x_i) - Dy_i|_F^2
         + w_2 \, \mathrm{mean}_i |H_m(x_i) - D^2y_i|_F^2,
 
-    norms summed over all output components and averaged over samples; ``order=0``
-    is plain regression.
+    norms summed over all output components and averaged over samples (a weighted
+    mean when the target carries ``sample_weight``); ``order=0`` is plain regression.
+    Inputs are cast to the dtype and device of the model's parameters.
 
     Stochastic Sobolev training (``projections=k``) replaces each derivative term by
     random projections, drawn anew per sample, per order and per call:
@@ -68,7 +65,9 @@ class SobolevLoss:
         balances orders from the target's scales in the Differential-ML spirit:
         ``w_k = c_k / s_k`` with ``c_k = d^k / sum_j d^j`` (so ``1/(1+d)`` and
         ``d/(1+d)`` for order 1) and ``s_k`` the mean squared size of the target's
-        order-k term (see :meth:`Target.scales`).
+        order-k term (see :meth:`Target.scales`). A function target fixes its scales
+        the first time they are asked for: call :meth:`resolve_weights` on the full
+        training inputs before training on minibatches.
     projections : int or None
         None for the exact loss, else the number ``k >= 1`` of random projections.
     side : {"input", "output"}
@@ -96,11 +95,13 @@ class SobolevLoss:
             raise ValueError(f"order must be 0, 1 or 2, got {order!r}")
         self.order = int(order)
         if weights is not None and not (isinstance(weights, str) and weights == "auto"):
+            expected = f'a sequence of order + 1 = {self.order + 1} floats, "auto" or None'
             if isinstance(weights, str):
-                raise ValueError(
-                    f'weights must be a sequence of floats, "auto" or None, got {weights!r}'
-                )
-            weights = tuple(float(w) for w in weights)
+                raise ValueError(f"weights must be {expected}, got {weights!r}")
+            try:
+                weights = tuple(float(w) for w in weights)
+            except (TypeError, ValueError):
+                raise ValueError(f"weights must be {expected}, got {weights!r}") from None
             if len(weights) != self.order + 1:
                 raise ValueError(
                     f"weights must hold order + 1 = {self.order + 1} values (w_0..w_{self.order}), "
@@ -126,7 +127,11 @@ class SobolevLoss:
         )
 
     def resolve_weights(self, target: Target, x: torch.Tensor) -> tuple[float, ...]:
-        """The per-order weights used for ``target`` at inputs ``x`` (N, d)."""
+        """The per-order weights used for ``target`` at inputs ``x`` (N, d).
+
+        For ``weights="auto"`` and a function target, the first call fixes the
+        target's scales from its ``x``: make it with the full training inputs.
+        """
         if self.weights is None:
             return (1.0,) * (self.order + 1)
         if self.weights != "auto":
@@ -168,7 +173,7 @@ class SobolevLoss:
                 f"target must be a sobolev.Target (Target.from_arrays or Target.from_function), "
                 f"got {type(target).__name__}"
             )
-        x = check_inputs(x)
+        x = D._as_model_input(model, x)
         self._check(model, x, target)
         order, n, d = self.order, x.shape[0], x.shape[1]
         w = self.resolve_weights(target, x)
@@ -191,10 +196,11 @@ class SobolevLoss:
                     f"{tuple(y_t.shape)}: their number of outputs m must agree"
                 )
             self.output = y
-            terms = [((y - y_t) ** 2).sum(1).mean()]
+            sw = target.sample_weight
+            terms = [weighted_mean(((y - y_t) ** 2).sum(1), sw)]
             if custom is not None:
                 residuals = [
-                    ((Jv - target.jvp(x, v)) ** 2).sum(1).mean()
+                    weighted_mean(((Jv - target.jvp(x, v)) ** 2).sum(1), sw)
                     for (_, Jv), v in zip(pairs, vs, strict=True)
                 ]
                 terms.append(d * sum(residuals) / self.projections)
@@ -207,7 +213,7 @@ class SobolevLoss:
 
     # -- internals -----------------------------------------------------------------
     def _check(self, model, x: torch.Tensor, target: Target) -> None:
-        check_not_batchnorm_training(model)
+        D._check_no_batch_statistics(model, "model")
         if not target.is_function:
             if len(target) != x.shape[0]:
                 raise ValueError(
@@ -239,12 +245,17 @@ class SobolevLoss:
 
     def _derivative_terms(self, y, xg, x, target, n, d, generator) -> list[torch.Tensor]:
         order, m = self.order, y.shape[1]
+        sw = target.sample_weight
+
+        def mean(r):
+            return weighted_mean(r, sw)
+
         if self.projections is None:
             J = D._jacobian(y, xg)
-            terms = [((J - target.jacobian(x)) ** 2).sum((1, 2)).mean()]
+            terms = [mean(((J - target.jacobian(x)) ** 2).sum((1, 2)))]
             if order >= 2:
                 H = D._hessian_from_jacobian(J, xg)
-                terms.append(((H - target.hessian(x)) ** 2).sum((1, 2, 3)).mean())
+                terms.append(mean(((H - target.hessian(x)) ** 2).sum((1, 2, 3))))
             return terms
         sums = [0.0] * order
         for _ in range(self.projections):
@@ -252,15 +263,15 @@ class SobolevLoss:
             if self.side == "input" or order >= 2:
                 v = sphere(n, d, like=x, generator=generator)
             if self.side == "input":
-                sums[0] = sums[0] + d * ((D._jvp(y, xg, v) - target.jvp(x, v)) ** 2).sum(1).mean()
+                sums[0] = sums[0] + d * mean(((D._jvp(y, xg, v) - target.jvp(x, v)) ** 2).sum(1))
                 if order >= 2:
                     r = D._hvp(y, xg, v) - target.hvp(x, v)
-                    sums[1] = sums[1] + d * (r**2).sum((1, 2)).mean()
+                    sums[1] = sums[1] + d * mean((r**2).sum((1, 2)))
             else:
                 u = sphere(n, m, like=x, generator=generator)
                 uJ = D._vjp(y, xg, u)
-                sums[0] = sums[0] + m * ((uJ - target.vjp(x, u)) ** 2).sum(1).mean()
+                sums[0] = sums[0] + m * mean(((uJ - target.vjp(x, u)) ** 2).sum(1))
                 if order >= 2:
                     r = D._grad(uJ, xg, v) - target.uhv(x, u, v)
-                    sums[1] = sums[1] + m * d * (r**2).sum(1).mean()
+                    sums[1] = sums[1] + m * d * mean((r**2).sum(1))
         return [s / self.projections for s in sums]

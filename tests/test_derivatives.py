@@ -227,3 +227,36 @@ def test_a_custom_rule_returning_something_else_is_refused():
 
     with pytest.raises(ValueError, match="tuple"):
         sb.value_and_jvp(Bad(), torch.randn(4, 3), torch.randn(4, 3))
+
+
+# -- bad or mismatched input: cast to the model, or refuse clearly ------------------------
+@pytest.mark.parametrize(
+    "make_x",
+    [
+        lambda x: x.numpy(),  # float64 numpy array
+        lambda x: x.tolist(),  # nested lists
+        lambda x: x,  # float64 tensor
+    ],
+    ids=["numpy", "list", "float64-tensor"],
+)
+def test_inputs_are_cast_to_a_float32_models_dtype(make_x):
+    f32 = sb.MLP(2, 1, (8,), "tanh", seed=0, dtype=torch.float32)
+    x = torch.randn(5, 2, dtype=torch.float64)
+    y, J = sb.value_and_jacobian(f32, make_x(x))
+    assert y.dtype == J.dtype == torch.float32
+    # Independent reference: the same weights in float64, at the same (rounded) inputs.
+    f64 = sb.MLP(2, 1, (8,), "tanh", seed=0, dtype=torch.float64)
+    f64.load_state_dict({k: v.double() for k, v in f32.state_dict().items()})
+    x32 = x.float().double()
+    torch.testing.assert_close(J.double(), reference_jacobian(f64, x32), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(y.double(), f64(x32), rtol=1e-5, atol=1e-6)
+
+
+def test_batchnorm_without_running_stats_is_refused_in_eval_mode():
+    # It still normalises with batch statistics, so eval() alone does not make it safe.
+    f = nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8, track_running_stats=False), nn.Tanh())
+    f = f.double().eval()
+    with pytest.raises(ValueError, match="track_running_stats=False"):
+        sb.value_and_jacobian(f, torch.randn(6, 3))
+    with pytest.raises(ValueError, match="track_running_stats=False"):
+        sb.value_and_jvp(f, torch.randn(6, 3), torch.randn(6, 3))

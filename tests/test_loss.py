@@ -124,7 +124,8 @@ def test_array_and_function_targets_give_the_same_stochastic_loss():
 def test_gradcheck_of_loss_wrt_parameters():
     f = net(2, 1, "tanh", hidden=(4,))
     x = torch.randn(3, 2)
-    target = sb.Target.from_arrays(torch.randn(3), torch.randn(3, 2), torch.randn(3, 2, 2))
+    h = torch.randn(3, 2, 2)
+    target = sb.Target.from_arrays(torch.randn(3), torch.randn(3, 2), h + h.transpose(1, 2))
     params = list(f.parameters())
     loss = sb.SobolevLoss(order=2)
 
@@ -276,3 +277,68 @@ def test_first_order_output_side_draws_only_output_directions():
     u = sb.loss.sphere(n, m, like=x, generator=torch.Generator().manual_seed(9))
     r = sb.value_and_vjp(f, x, u)[1] - sb.value_and_vjp(g, x, u)[1]
     torch.testing.assert_close(value, m * (r**2).sum(1).mean())
+
+
+# -- bad or mismatched input ----------------------------------------------------------
+@pytest.mark.parametrize("weights", [2.0, 1, [1.0, "a"]])
+def test_weights_that_are_not_a_sequence_of_floats_are_refused(weights):
+    with pytest.raises(ValueError, match=r"weights must be a sequence of order \+ 1 = 2 floats"):
+        sb.SobolevLoss(order=1, weights=weights)
+
+
+def test_loss_casts_numpy_and_float64_inputs_to_a_float32_model():
+    f32 = sb.MLP(2, 1, (8,), "tanh", seed=0, dtype=torch.float32)
+    x = torch.randn(6, 2)
+    target = sb.Target.from_arrays(torch.randn(6), torch.randn(6, 2))
+    loss = sb.SobolevLoss(order=1)
+    ref = loss(f32, x.float(), target)
+    assert ref.dtype == torch.float32
+    for xs in (x, x.numpy(), x.tolist()):
+        torch.testing.assert_close(loss(f32, xs, target), ref)
+
+
+def test_loss_refuses_batchnorm_without_running_stats():
+    f = torch.nn.Sequential(
+        torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4, track_running_stats=False)
+    )
+    target = sb.Target.from_arrays(torch.zeros(5, 4), torch.zeros(5, 4, 2))
+    with pytest.raises(ValueError, match="model contains BatchNorm"):
+        sb.SobolevLoss(order=1)(f.double().eval(), torch.randn(5, 2), target)
+
+
+def test_auto_weights_of_a_function_target_come_from_the_full_inputs():
+    teacher = net(2, 1, seed=3)
+    x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    full = sb.SobolevLoss(order=1, weights="auto").resolve_weights(
+        sb.Target.from_function(teacher), x
+    )
+    target = sb.Target.from_function(teacher)
+    loss = sb.SobolevLoss(order=1, weights="auto")
+    loss.resolve_weights(target, x)  # what fit does once before its minibatches
+    assert loss.resolve_weights(target, x[:1]) == full
+    # Without it, one sample's scales would be used (the audit's defect).
+    alone = sb.SobolevLoss(order=1, weights="auto").resolve_weights(
+        sb.Target.from_function(teacher), x[:1]
+    )
+    assert alone != full
+
+
+@pytest.mark.parametrize("projections", [None, 3])
+def test_integer_sample_weights_equal_repeating_samples(projections):
+    f = net(2, 1, seed=1)
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(5, 2, generator=gen), torch.randn(5, generator=gen)
+    dy = torch.randn(5, 2, generator=gen)
+    w = torch.tensor([2.0, 0.0, 1.0, 3.0, 1.0])
+    rep = torch.repeat_interleave(torch.arange(5), w.long())
+    loss = sb.SobolevLoss(order=1, projections=projections)
+    weighted = loss(f, x, sb.Target.from_arrays(y, dy, sample_weight=w))
+    repeated = sb.SobolevLoss(order=1)(f, x[rep], sb.Target.from_arrays(y[rep], dy[rep]))
+    if projections is None:
+        torch.testing.assert_close(weighted, repeated)
+    else:  # unbiased: the mean over many draws approaches the exact weighted loss
+        draws = [
+            loss(f, x, sb.Target.from_arrays(y, dy, sample_weight=w), generator=gen).item()
+            for _ in range(400)
+        ]
+        assert np.mean(draws) == pytest.approx(repeated.item(), rel=0.1)
