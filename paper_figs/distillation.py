@@ -13,7 +13,10 @@ import matplotlib.pyplot as plt
 
 from sobolev_lab.paper_figs import _io, _style
 
-REQUIRES = {"full": ("distillation/full.json",), "quick": ("distillation/quick.json",)}
+REQUIRES = {
+    "full": ("distillation/full/result.json",),
+    "quick": ("distillation/quick/result.json",),
+}
 PANELS = (
     ("test_kl", "KL(teacher || student)", True),
     ("test_action_error", "action-prediction error", True),
