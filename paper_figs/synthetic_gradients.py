@@ -13,13 +13,16 @@ import matplotlib.pyplot as plt
 
 from sobolev_lab.paper_figs import _io, _style
 
-REQUIRES = {"full": ("sg/digits.json",), "quick": ("sg/digits.json",)}
+REQUIRES = {
+    "full": ("synthetic_gradients/full/result.json",),
+    "quick": ("synthetic_gradients/quick/result.json",),
+}
 LINESTYLES = ("-", "--", ":")
 METHODS = ("backprop", "sobolev", "critic", "sg", "noprop")
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``synthetic_gradients.png``/``.pdf`` from ``results/sg/digits.json``."""
+    """Draw ``synthetic_gradients.png``/``.pdf`` from a ``synthetic_gradients/<name>/result.json``."""
     pay = _io.payload(paths[0])
     curves = pay["curves"]
     modules = sorted({int(k.split("/")[1]) for k in curves})
