@@ -54,6 +54,15 @@ def parse_function(spec: str) -> tuple[str, int | None]:
     return name, int(dim)
 
 
+def _activations() -> list[str]:
+    """Names the ensemble trainer accepts (the library's one activation registry)."""
+    try:
+        from sobolev.activations import REGISTRY
+    except ImportError:  # the registry before it moved out of sobolev.ensemble
+        from sobolev.ensemble import ACTIVATION_DERIVATIVES as REGISTRY
+    return sorted(REGISTRY)
+
+
 @dataclass(frozen=True)
 class RegressionConfig(StudyConfig):
     """Regular vs Sobolev training of an MLP on classical optimisation functions."""
@@ -152,13 +161,9 @@ class RegressionConfig(StudyConfig):
             raise ValueError("hidden must be a non-empty list of widths")
         for h in self.hidden:
             check_positive_int(h, "hidden widths")
-        from sobolev.ensemble import ACTIVATION_DERIVATIVES
-
-        if self.activation not in ACTIVATION_DERIVATIVES:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATION_DERIVATIVES)}, "
-                f"got {self.activation!r}"
-            )
+        known = _activations()
+        if self.activation not in known:
+            raise ValueError(f"activation must be one of {known}, got {self.activation!r}")
         km = self.kink_margin
         if isinstance(km, bool) or not isinstance(km, int | float) or not 0 <= km < 1:
             raise ValueError(f"kink_margin must be a number in [0, 1), got {km!r}")
