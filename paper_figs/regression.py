@@ -11,15 +11,19 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sobolev_lab.paper_figs import _io, _style
+from sobolev_lab.paper_figs import _style
+from sobolev_lab.results import read_result
 
-REQUIRES = {"full": ("regression/paper.json",), "quick": ("regression/quick.json",)}
+REQUIRES = {
+    "full": ("regression/full/result.json",),
+    "quick": ("regression/quick/result.json",),
+}
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``regression.png``/``.pdf`` from ``results/regression/paper.json``."""
-    pay = _io.payload(paths[0])
-    steps = pay["config"]["steps"]
+    """Draw ``regression.png``/``.pdf`` from ``results/regression/full/result.json``."""
+    doc = read_result(paths[0])
+    pay, steps = doc["payload"], doc["config"]["steps"]
     rows = [r for r in pay["rows"] if r["steps"] == steps]
     functions = list(dict.fromkeys(r["function"] for r in rows))
     sizes = sorted({r["n_train"] for r in rows})
