@@ -1,6 +1,9 @@
-"""Policy distillation: losses, teachers, pools, errors, reproducibility, quick preset."""
+"""Policy distillation: losses, teachers, pools, minibatches, errors, reproducibility.
 
-import json
+The study (config, cells, summary, runs through ``sobolev run``) is tested in
+``test_distillation_study.py``.
+"""
+
 import shutil
 import sys
 
@@ -9,7 +12,9 @@ import pytest
 import torch
 
 import sobolev as sb
-from sobolev_lab.experiments.distillation.distill import distill, teacher_jacobians
+from sobolev._training import minibatches
+from sobolev_lab.cli import main
+from sobolev_lab.experiments.distillation.distill import _batches, distill, teacher_jacobians
 from sobolev_lab.experiments.distillation.envs import (
     GAMES,
     DistillationError,
@@ -19,7 +24,6 @@ from sobolev_lab.experiments.distillation.envs import (
 )
 from sobolev_lab.experiments.distillation.pool import as_flat, record_pool, split_pool
 from sobolev_lab.experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
-from sobolev_lab.experiments.distillation.study import preset, run_cell, run_study
 from sobolev_lab.experiments.distillation.teachers import (
     TEACHER_DIR,
     PPOConfig,
@@ -29,8 +33,6 @@ from sobolev_lab.experiments.distillation.teachers import (
     sha256,
 )
 from sobolev_lab.experiments.distillation.teachers.ppo import train_ppo
-from sobolev_lab.cli import main
-from sobolev_lab.results import read_result
 
 SHAPE = (10, 10, 4)  # Breakout
 
@@ -202,10 +204,12 @@ def test_shipped_teachers_load_verify_and_beat_random():
 
 
 def test_missing_and_corrupt_teacher_errors(tmp_path):
-    with pytest.raises(DistillationError, match="no teacher for 'breakout'.*train-teacher"):
+    with pytest.raises(
+        DistillationError, match="no teacher for 'breakout'.*sobolev teachers train"
+    ):
         load_teacher("breakout", tmp_path)
     shutil.copy(TEACHER_DIR / "manifest.json", tmp_path / "manifest.json")
-    with pytest.raises(DistillationError, match="missing.*train-teacher --game breakout"):
+    with pytest.raises(DistillationError, match="missing.*teachers train --game breakout"):
         load_teacher("breakout", tmp_path)
     entry = read_manifest()["breakout"]
     (tmp_path / "weights").mkdir()
@@ -220,79 +224,50 @@ def test_unknown_game_error_and_cli_line(capsys):
     with pytest.raises(DistillationError, match="unknown game 'pong'.*breakout"):
         check_game("pong")
     assert set(GAMES) >= {"breakout", "space_invaders", "freeway", "asterix"}
-    assert main(["distill", "train-teacher", "--game", "pong"]) == 2
+    assert main(["teachers", "train", "--game", "pong"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown game 'pong'" in err[0]
-    assert main(["distill", "run", "--games", "pong"]) == 2
+    assert main(["run", "distillation", "--set", "games=pong", "--no-progress"]) == 2
     assert "unknown game" in capsys.readouterr().err
 
 
 def test_missing_teacher_cli_line(tmp_path, capsys):
-    code = main(["distill", "run", "--teacher-dir", str(tmp_path), "--out", str(tmp_path)])
+    code = main(["run", "distillation", "--set", f"teacher_dir={tmp_path}", "--out", str(tmp_path)])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "sobolev distill train-teacher --game breakout" in err[0]
+    assert len(err) == 1 and "sobolev teachers train --game breakout" in err[0]
+    assert not (tmp_path / "distillation").exists()  # refused before any cell ran
 
 
 def test_missing_minatar_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "minatar", None)  # makes `import minatar` fail
     with pytest.raises(DistillationError, match=r"pip install 'sobolev-training\[rl\]'"):
         require_minatar()
-    assert main(["distill", "run", "--out", str(tmp_path)]) == 2
+    assert main(["run", "distillation", "--out", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "MinAtar is not installed" in err[0]
 
 
-def test_run_cell_reproducible():
-    cfg = preset("quick")
-    from sobolev_lab.experiments.distillation.study import build_cells
-
-    cell = next(c for c in build_cells(cfg) if c["kind"] == "student" and c["method"] == "sobolev")
-    cell = {**cell, "steps": 20, "episodes": 1, "max_steps": 50}
-    a, b = run_cell(cell), run_cell(cell)
-    for key in ("test_kl", "test_action_error", "test_jacobian_rel_error", "mean_return", "curve"):
-        assert a[key] == b[key], key
+def _old_batches(n, batch_size, gen):
+    """The sampler the shipped results were computed with (reference for the draws)."""
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for s in range(0, n - batch_size + 1, batch_size):
+            yield perm[s : s + batch_size]
 
 
-def test_quick_preset_end_to_end(tmp_path):
-    payload = run_study(preset("quick"), tmp_path, progress=False)
-    doc = read_result(tmp_path / "quick.json")
-    assert doc["payload"]["rows"] == payload["rows"]
-    rows = payload["rows"]
-    assert {(r["fraction"], r["method"]) for r in rows} == {
-        (f, m) for f in (0.05, 0.5) for m in ("regular", "sobolev")
-    }
-    for r in rows:
-        assert r["test_kl"] > 0 and 0 <= r["test_action_error"] <= 1
-        assert np.isfinite(r["teacher_return"]) and r["test_kl_sem"] is None
-    table = (tmp_path / "quick.md").read_text()
-    assert "| breakout | 0.05 (50) |" in table
-    header = (tmp_path / "quick_curves.csv").read_text().splitlines()[0]
-    assert header == "game,fraction,method,seed,step,test_kl,train_loss"
-    assert json.loads(json.dumps(payload["curves"][0]))["step"] == 25
-    # Resuming reuses every cell.
-    again = run_study(preset("quick"), tmp_path, progress=False)
-    assert again["timing"]["cells_computed"] == 0 and again["rows"] == rows
-
-
-def test_bad_device_is_one_line(tmp_path, capsys):
-    assert main(["distill", "run", "--device", "tpu9", "--out", str(tmp_path)]) == 2
-    assert "device must be" in capsys.readouterr().err
-    if not torch.cuda.is_available():
-        assert main(["distill", "run", "--device", "cuda", "--out", str(tmp_path)]) == 2
-        assert "CUDA is not available" in capsys.readouterr().err
-
-
-def test_study_config_validation():
-    from sobolev_lab.experiments.distillation.study import validate
-
-    for key, bad, match in [
-        ("methods", ["jacobian"], "methods"),
-        ("fractions", [0.9], "fraction"),
-        ("steps", 0, "steps"),
-        ("games", ["pong"], "unknown game"),
-    ]:
-        with pytest.raises(ValueError, match=match):
-            validate({**preset("quick"), key: bad})
-    with pytest.raises(ValueError, match="preset"):
-        preset("huge")
+@pytest.mark.parametrize(
+    ("n", "batch_size"), [(500, 128), (5000, 128), (129, 128), (7, 3), (100, 100)]
+)
+def test_minibatches_draw_what_the_shipped_results_drew(n, batch_size):
+    new = _batches(n, batch_size, torch.Generator().manual_seed(5))
+    old = _old_batches(n, batch_size, torch.Generator().manual_seed(5))
+    steps = [(next(new), next(old)) for _ in range(3 * (n // batch_size) + 5)]
+    assert all(torch.equal(a, b) for a, b in steps)
+    if batch_size < n:  # the library's sampler, draw for draw
+        lib = minibatches(n, batch_size, torch.Generator().manual_seed(5))
+        again = _batches(n, batch_size, torch.Generator().manual_seed(5))
+        assert all(torch.equal(next(lib), next(again)) for _ in range(50))
+    else:  # a full batch is reshuffled each step, every index once
+        a, b = next(new), next(new)
+        assert sorted(a.tolist()) == list(range(n)) and not torch.equal(a, b)
