@@ -3,7 +3,9 @@
 Networks are trained in scaled coordinates, ``u = (x - c) / h`` in ``[-1, 1]^d`` and
 ``t = (f(x) - mu) / s``, where ``c, h`` come from the target's domain and ``mu, s``
 from the target's values on 4096 fixed Sobol points (a property of the target, the
-same for every training-set size). The same points give the mean squared scaled
+same for every training-set size): the affine part is a
+:class:`sobolev.standardize.Standardizer` built with ``from_bounds``, which also maps
+gradients and Hessians by the chain rule. The same points give the mean squared scaled
 gradient used by the "balanced" Sobolev weighting. Errors are measured in the original coordinates
 on the whole domain with :mod:`sobolev_lab.theory.norms`, by wrapping each trained network as
 ``x -> mu + s * net((x - c) / h)``.
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sobolev.standardize import Standardizer
 from sobolev_lab.theory.functions import BenchmarkFunction, get
 from sobolev_lab.theory.norms import sobolev_distance, sobolev_norm
 
@@ -44,25 +47,41 @@ METRICS: dict[str, tuple[int, float]] = {
 
 @dataclass(frozen=True)
 class Scaling:
-    """Affine maps between original and training coordinates.
+    """Affine maps between original and training coordinates, and the derivative scales.
 
     Attributes
     ----------
-    center, half : ndarray, shape (d,)
-        ``u = (x - center) / half``.
-    mean, std : float
-        ``t = (f - mean) / std``.
+    standardizer : Standardizer
+        ``u = (x - center) / half``, ``t = (f - mean) / std`` and the chain rule for
+        ``dt/du`` and ``d2t/du2``.
     grad_sq_mean, hess_sq_mean : float
         Means of ``|dt/du|^2`` and ``|d2t/du2|_F^2`` over the same points: the scales
-        of the order-1 and order-2 terms.
+        of the order-1 and order-2 terms (study logic, not part of the standardisation).
     """
 
-    center: np.ndarray
-    half: np.ndarray
-    mean: float
-    std: float
+    standardizer: Standardizer
     grad_sq_mean: float
     hess_sq_mean: float
+
+    @property
+    def center(self) -> np.ndarray:
+        """Domain centre, shape (d,)."""
+        return self.standardizer.x_shift
+
+    @property
+    def half(self) -> np.ndarray:
+        """Domain half-widths, shape (d,)."""
+        return self.standardizer.x_scale
+
+    @property
+    def mean(self) -> float:
+        """Mean of the target's values on the Sobol points."""
+        return float(self.standardizer.y_shift[0])
+
+    @property
+    def std(self) -> float:
+        """Standard deviation of the target's values on the Sobol points."""
+        return float(self.standardizer.y_scale[0])
 
 
 def target_function(name: str, dim: int) -> BenchmarkFunction:
@@ -88,10 +107,11 @@ def scaling_of(name: str, dim: int) -> Scaling:
     std = float(values.std())
     if not (math.isfinite(std) and std > 0):
         raise ValueError(f"target {name!r} (dim {dim}) is constant or non-finite on its domain")
-    half = (hi - lo) / 2
-    grad_sq = float(((f.grad(x) * half / std) ** 2).sum(1).mean())
-    hess_sq = float(((f.hessian(x) * np.outer(half, half) / std) ** 2).sum((1, 2)).mean())
-    return Scaling((lo + hi) / 2, half, float(values.mean()), std, grad_sq, hess_sq)
+    st = Standardizer.from_bounds(lo, hi, values)
+    _, _, dt, d2t = st.transform(dy=f.grad(x), d2y=f.hessian(x))
+    grad_sq = float((dt**2).sum(1).mean())
+    hess_sq = float((d2t**2).sum((1, 2)).mean())
+    return Scaling(st, grad_sq, hess_sq)
 
 
 def scaled_data(
@@ -116,11 +136,12 @@ def scaled_data(
     d2t : ndarray (N, d, d) or None
     """
     f, sc = target_function(name, dim), scaling_of(name, dim)
-    u = (x - sc.center) / sc.half
-    t = (f.value(x) - sc.mean) / sc.std
-    dt = f.grad(x) * sc.half / sc.std if order >= 1 else None
-    d2t = f.hessian(x) * np.outer(sc.half, sc.half) / sc.std if order >= 2 else None
-    return u, t, dt, d2t
+    return sc.standardizer.transform(
+        x,
+        f.value(x),
+        f.grad(x) if order >= 1 else None,
+        f.hessian(x) if order >= 2 else None,
+    )
 
 
 class ScaledNetwork(nn.Module):

@@ -18,9 +18,9 @@ seed). ``fit_ensemble`` has no order-2 term, so order-2 cells train one
 :class:`sobolev.MLP` per seed with :func:`sobolev.fit` and
 ``SobolevLoss(order=2, weights=(1, w1, w2))`` (same initial weights and data).
 
-Payload schema (``results/approx/samples_<preset>.json``, key ``payload``)
---------------------------------------------------------------------------
-``preset``, ``cells``, ``timing``, ``failed_cells`` as in :mod:`sobolev_lab.approx.universal`;
+Summary schema (``results/samples/<preset>/result.json``, key ``payload``, beside the
+runner's ``config``, ``timing`` and ``cells``)
+------------------------------------------------------------------------------------
 ``curves``: list of
 
     {"function", "dim", "activation", "method", "order", "n": [K], "seeds": [S],
@@ -34,27 +34,46 @@ interpolated first crossing of the geometric-mean curve, or null),
 "ratio_measured" (n of order0 / n of this method, null when undefined),
 "heuristic_ratio" (C(d + k, k)), "polynomial_ratio" (order 1 only: points needed
 to identify a polynomial of degree ``counting_degree`` from values vs values and
-gradients, :func:`sobolev_lab.theory.sample_complexity.predicted_points`; null otherwise)}.
+gradients, :func:`sobolev_lab.theory.sample_complexity.predicted_points`; null otherwise)};
+``rows``: one flat row per trained model (``result.csv``); ``verdicts``: paired
+comparisons per (function, dim, activation, n, metric) of each method against
+``order0`` (:func:`sobolev_lab.stats.paired_verdicts`, Holm across the table);
+``convergence``.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 import sobolev as sb
-from sobolev_lab.approx.common import ScaledNetwork, errors_of, scaled_data, scaling_of
-from sobolev_lab.approx.common import target_function as _target
-from sobolev_lab.approx.fitting import crossing_point, fit_power_law, samples_to_reach
+from sobolev._validation import check_positive_int
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev.models import ACTIVATIONS
+from sobolev_lab.approx.common import ScaledNetwork, errors_of, scaled_data, scaling_of
+from sobolev_lab.approx.common import target_function as _target
+from sobolev_lab.approx.report import convergence_unassessed, geo_mean, rates_markdown
+from sobolev_lab.config import StudyConfig, param
+from sobolev_lab.curves import crossing_point, fit_power_law, samples_to_reach
+from sobolev_lab.stats import paired_verdicts
+from sobolev_lab.study import Study
+from sobolev_lab.tables import csv_text, fmt, markdown_table, verdict_table
 from sobolev_lab.theory.sample_complexity import predicted_points
 
-__all__ = ["METHODS", "PRESETS", "cell", "configs", "constraints_per_sample", "summarise"]
+__all__ = [
+    "METHODS",
+    "STUDY",
+    "SamplesConfig",
+    "cells",
+    "constraints_per_sample",
+    "run_cell",
+    "summarise",
+]
 
 SMOOTH = ("softplus", "tanh", "silu", "gelu", "elu", "sigmoid")
 _METRICS = ("l2", "w12")
@@ -68,62 +87,67 @@ METHODS: dict[str, tuple[int, str]] = {
     "order2": (2, "balanced"),
 }
 
-_BASE = {
-    "function": "styblinski_tang",
-    "activations": ["tanh"],
-    "methods": ["order0", "order1", "order1_unit", "order2"],
-    "hidden": [32, 32],
-    "lr": 1e-2,
-    "schedule": "cosine",
-    "fit_min_n": 16,
-    "targets": {"l2": [0.3, 0.1, 0.03], "w12": [0.5, 0.3, 0.1]},
-    "norm_quality": "high",
+
+@dataclass(frozen=True)
+class SamplesConfig(StudyConfig):
+    """Error vs number of training points per derivative order (the defaults are ``full``)."""
+
+    function: str = param("styblinski_tang", "registry target of sobolev_lab.theory.functions")
+    dims: tuple[int, ...] = param([1, 2, 4, 8], "input dimensions")
+    activations: tuple[str, ...] = param(["tanh"], "activations of sobolev.models")
+    methods: tuple[str, ...] = param(
+        ["order0", "order1", "order1_unit", "order2"], f"methods, from {tuple(METHODS)}"
+    )
+    n: tuple[int, ...] = param(
+        [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+        "training-set sizes, strictly increasing (nested sets)",
+    )
+    n_order2_max: int = param(512, "largest n trained with order 2 (one model per seed: costly)")
+    hidden: tuple[int, ...] = param([32, 32], "hidden widths of the MLP")
+    seeds: tuple[int, ...] = param([0, 1, 2], "seeds (data pool and initial weights per seed)")
+    steps: int = param(1000, "full-batch Adam steps per network")
+    lr: float = param(1e-2, "Adam learning rate")
+    schedule: str = param("cosine", "learning-rate schedule")
+    fit_min_n: int = param(16, "smallest n used by the power-law fits")
+    targets_l2: tuple[float, ...] = param(
+        [0.3, 0.1, 0.03], "relative L^2 error levels of the samples-to-target table"
+    )
+    targets_w12: tuple[float, ...] = param(
+        [0.5, 0.3, 0.1], "relative W^{1,2} error levels of the samples-to-target table"
+    )
+    norm_quality: str = param("high", "quadrature of the error norms: 'low' or 'high'")
     # Styblinski-Tang is a quartic: the exact polynomial counting of
     # theory.sample_complexity for degree 4 is reported next to C(d + k, k).
-    "counting_degree": 4,
-}
+    counting_degree: int | None = param(4, "polynomial degree of the exact counting (or none)")
 
-#: ``n_order2_max`` caps order 2 (one model per seed, so the costliest cells).
-PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {
-        **_BASE,
-        "dims": [1, 2],
-        "n": [4, 16, 64],
-        "n_order2_max": 16,
-        "seeds": [0],
-        "steps": 60,
-        "fit_min_n": 4,
-        "norm_quality": "low",
-    },
-    "quick": {
-        **_BASE,
-        "dims": [1, 2],
-        "n": [4, 8, 16, 32, 64, 128],
-        "n_order2_max": 32,
-        "seeds": [0, 1],
-        "steps": 300,
-        "fit_min_n": 8,
-        "norm_quality": "low",
-    },
-    "full": {
-        **_BASE,
-        "dims": [1, 2, 4, 8],
-        "n": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
-        "n_order2_max": 512,
-        "seeds": [0, 1, 2],
-        "steps": 1000,
-    },
-    "large": {
-        **_BASE,
-        "activations": ["tanh", "relu"],
-        "dims": [1, 2, 4, 8],
-        "n": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
-        "n_order2_max": 2048,
-        "hidden": [64, 64],
-        "seeds": [0, 1, 2, 3],
-        "steps": 3000,
-    },
-}
+    def validate(self) -> None:
+        ns = self.n
+        if not ns or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in ns):
+            raise ValueError(f"n must be a non-empty list of positive integers, got {ns!r}")
+        if sorted(set(ns)) != list(ns):
+            raise ValueError(f"n must be strictly increasing, got {ns!r}")
+        if not self.methods or set(self.methods) - set(METHODS):
+            raise ValueError(f"methods must be a subset of {list(METHODS)}, got {self.methods!r}")
+        if not self.seeds:
+            raise ValueError("seeds: need at least one seed")
+        if not self.dims:
+            raise ValueError("dims: need at least one dimension")
+        for dim in self.dims:
+            _target(self.function, dim)
+        for act in self.activations:
+            if act not in ACTIVATIONS:
+                raise ValueError(f"activations: unknown activation {act!r}")
+        for key in ("n_order2_max", "steps", "fit_min_n"):
+            check_positive_int(getattr(self, key), key)
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.norm_quality not in ("low", "high"):
+            raise ValueError(f"norm_quality must be 'low' or 'high', got {self.norm_quality!r}")
+        for key in ("targets_l2", "targets_w12"):
+            if any(isinstance(t, bool) or not 0 < t < math.inf for t in getattr(self, key)):
+                raise ValueError(f"{key} must be positive floats, got {getattr(self, key)!r}")
+        if self.counting_degree is not None:
+            check_positive_int(self.counting_degree, "counting_degree")
 
 
 def constraints_per_sample(dim: int, order: int) -> int:
@@ -131,24 +155,14 @@ def constraints_per_sample(dim: int, order: int) -> int:
     return math.comb(dim + order, order)
 
 
-def configs(preset: dict[str, Any]) -> list[dict[str, Any]]:
-    """Sweep cells of a preset: per (dim, activation, n) one order-0/1 ensemble cell
-    and, for smooth activations and ``n <= n_order2_max``, one order-2 cell."""
+def cells(config: SamplesConfig) -> list[dict[str, Any]]:
+    """Sweep cells: per (dim, activation, n) one order-0/1 ensemble cell and, for smooth
+    activations and ``n <= n_order2_max``, one order-2 cell."""
+    preset = config.to_dict()
     ns = preset["n"]
-    if not ns or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in ns):
-        raise ValueError(f"n must be a non-empty list of positive integers, got {ns!r}")
-    if sorted(set(ns)) != list(ns):
-        raise ValueError(f"n must be strictly increasing, got {ns!r}")
-    if not preset["methods"] or set(preset["methods"]) - set(METHODS):
-        raise ValueError(f"methods must be a subset of {list(METHODS)}, got {preset['methods']!r}")
-    if not preset["seeds"]:
-        raise ValueError("seeds: need at least one seed")
     out = []
     for dim in preset["dims"]:
-        _target(preset["function"], dim)
         for act in preset["activations"]:
-            if act not in ACTIVATIONS:
-                raise ValueError(f"activations: unknown activation {act!r}")
             base = {
                 "study": "samples",
                 "function": preset["function"],
@@ -178,7 +192,7 @@ def _data(config: dict[str, Any], seed: int, order: int):
     return scaled_data(config["function"], config["dim"], x, order)
 
 
-def cell(config: dict[str, Any]) -> dict[str, Any]:
+def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate one cell; raises on non-finite losses or errors."""
     torch.set_num_threads(1)
     name, dim, quality = config["function"], config["dim"], config["norm_quality"]
@@ -246,14 +260,11 @@ def _polynomial_ratio(dim: int, order: int, degree: int | None) -> float | None:
     return predicted_points(dim, degree, False) / predicted_points(dim, degree, True)
 
 
-def _geo_mean(rows: list[list[float]]) -> np.ndarray:
-    return np.exp(np.mean(np.log(np.asarray(rows, dtype=np.float64)), axis=0))
-
-
 def summarise(
-    cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None], preset: dict[str, Any]
+    config: SamplesConfig, cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]
 ) -> dict[str, Any]:
-    """Curves with power-law fits, and samples-to-target with method ratios."""
+    """Curves with power-law fits, samples-to-target with method ratios, and verdicts."""
+    preset = config.to_dict()
     groups: dict[tuple, dict[int, dict]] = {}
     for cfg, pay in zip(cfgs, payloads, strict=True):
         if pay is None:
@@ -294,9 +305,9 @@ def summarise(
     degree = preset.get("counting_degree")
     for (name, dim, act, method, m), (ns, rel, fit) in sorted(by_key.items()):
         order = METHODS[method][0]
-        for eps in preset["targets"].get(m, []):
+        for eps in preset[f"targets_{m}"]:
             n_fit = samples_to_reach(fit, eps) if fit is not None else None
-            n_meas = crossing_point(ns, _geo_mean(rel), eps) if rel else None
+            n_meas = crossing_point(ns, geo_mean(rel), eps) if rel else None
             base = by_key.get((name, dim, act, "order0", m))
             ratio_fit = ratio_meas = None
             if base is not None and order > 0:
@@ -307,7 +318,7 @@ def summarise(
                 usable = [r for r in (n_fit, b_nfit) if r and r["valid"] and not r["extrapolated"]]
                 if len(usable) == 2:
                     ratio_fit = b_nfit["value"] / n_fit["value"]
-                b_meas = crossing_point(b_ns, _geo_mean(b_rel), eps) if b_rel else None
+                b_meas = crossing_point(b_ns, geo_mean(b_rel), eps) if b_rel else None
                 if n_meas and b_meas:
                     ratio_meas = b_meas / n_meas
             table.append(
@@ -327,7 +338,45 @@ def summarise(
                     "polynomial_ratio": _polynomial_ratio(dim, order, degree),
                 }
             )
-    return {"curves": curves, "samples_to_target": table}
+    return {
+        "curves": curves,
+        "samples_to_target": table,
+        "rows": csv_rows(cfgs, payloads),
+        "verdicts": _verdicts(curves),
+        "convergence": convergence_unassessed(
+            sum(len(p["members"]) for p in payloads if p is not None)
+        ),
+    }
+
+
+def _verdicts(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each method against ``order0`` per (target, dim, activation, n, metric)."""
+    by_key = {(c["function"], c["dim"], c["activation"], c["method"]): c for c in curves}
+    comparisons = []
+    for (name, dim, act, method), c in by_key.items():
+        base = by_key.get((name, dim, act, "order0"))
+        if method == "order0" or base is None:
+            continue
+        seeds = [s for s in c["seeds"] if s in base["seeds"]]
+        for k, n in enumerate(c["n"]):
+            if n not in base["n"]:
+                continue
+            kb = base["n"].index(n)
+            for m in ("w12", "l2"):
+                comparisons.append(
+                    {
+                        "claim": f"{method} reaches a lower {m} error than order0 at equal n",
+                        "cell": {"function": name, "dim": dim, "activation": act, "n": n},
+                        "metric": m,
+                        "baseline": "order0",
+                        "method": method,
+                        "baseline_errors": [
+                            base["errors"][m][base["seeds"].index(s)][kb] for s in seeds
+                        ],
+                        "method_errors": [c["errors"][m][c["seeds"].index(s)][k] for s in seeds],
+                    }
+                )
+    return paired_verdicts(comparisons)
 
 
 def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) -> list[dict]:
@@ -344,5 +393,94 @@ def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) 
             rows.append({**base, "method": "+".join(cfg["methods"]), "status": "failed"})
             continue
         for r in pay["members"]:
-            rows.append({**base, "status": "done", **r})
+            # A fixed column order: members read back from cell files have sorted keys.
+            order = ["seed", "method", "order", "train_loss"]
+            order += [k for m in _METRICS for k in (m, m + "_rel") if k in r]
+            rows.append({**base, "status": "done", **{k: r[k] for k in order}})
     return rows
+
+
+def _samples_markdown(rows: list[dict[str, Any]]) -> str:
+    body = []
+    for r in rows:
+        if r["order"] == 0:
+            continue
+        fit = r["n_fit"]["value"] if r["n_fit"] and r["n_fit"]["valid"] else None
+        body.append(
+            [
+                r["dim"],
+                r["activation"],
+                r["metric"],
+                r["target"],
+                r["method"],
+                fmt(r["n_measured"]),
+                fmt(fit),
+                fmt(r["ratio_measured"]),
+                fmt(r["ratio_fit"]),
+                r["heuristic_ratio"],
+                fmt(r["polynomial_ratio"]),
+            ]
+        )
+    header = ["d", "activation", "metric", "target", "method", "n measured", "n fit"]
+    header += ["ratio measured", "ratio fit", "C(d+k, k)", "polynomial ratio"]
+    return markdown_table(header, body)
+
+
+def render(config: SamplesConfig, summary: dict[str, Any]) -> dict[str, str]:
+    """``result.csv`` (one row per trained model) and ``result.md``."""
+    rates = [
+        {
+            **{k: c[k] for k in ("dim", "activation", "method")},
+            "metric": m,
+            "rate": None if c["fits"][m] is None else c["fits"][m]["exponent"],
+            "rate_ci": None if c["fits"][m] is None else c["fits"][m]["exponent_ci"],
+            "first_error": float(geo_mean(c["errors"][m])[0]) if c["seeds"] else None,
+            "last_error": float(geo_mean(c["errors"][m])[-1]) if c["seeds"] else None,
+        }
+        for c in summary["curves"]
+        for m in _METRICS
+    ]
+    md = f"# Sample complexity of regular vs Sobolev training ({config.function})\n\n"
+    md += f"Fitted rates a of the relative error ~ n^-a over n >= {config.fit_min_n} (95% CI), "
+    md += "and the geometric-mean relative error at the smallest and largest n:\n\n"
+    md += rates_markdown(rates, ["dim", "activation", "method", "metric"])
+    md += "\nSamples to reach a target error (measured: log-log interpolation of the "
+    md += "geometric-mean curve; fit: the power law), the ratio n_order0 / n_method, and "
+    md += "the counting heuristic C(d + k, k):\n\n"
+    md += _samples_markdown(summary["samples_to_target"])
+    md += "\nPaired comparisons against order 0 at equal n (ratio order0 / method of the "
+    md += "per-seed relative errors; Holm across the table):\n\n"
+    md += verdict_table(summary["verdicts"])
+    conv = summary["convergence"]
+    md += f"\nTrainings: {conv['trainings']}; convergence: {conv['criterion']}.\n"
+    return {"result.csv": csv_text(summary["rows"]), "result.md": md}
+
+
+STUDY = Study(
+    name="samples",
+    description="error vs number of training points for orders 0, 1, 2; power-law fits",
+    config=SamplesConfig,
+    presets={
+        "quick": {
+            "dims": [1, 2],
+            "n": [4, 16, 64],
+            "n_order2_max": 16,
+            "seeds": [0, 1],
+            "steps": 60,
+            "fit_min_n": 4,
+            "norm_quality": "low",
+        },
+        "full": {},
+        "large": {
+            "activations": ["tanh", "relu"],
+            "n_order2_max": 2048,
+            "hidden": [64, 64],
+            "seeds": [0, 1, 2, 3],
+            "steps": 3000,
+        },
+    },
+    cells=cells,
+    run_cell=run_cell,
+    summarise=summarise,
+    render=render,
+)

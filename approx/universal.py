@@ -18,10 +18,10 @@ methods are members of one :class:`sobolev.ensemble.MLPEnsemble` (regular and
 Sobolev members of a seed share the initial weights and the data). Reference cells
 (``kind="construction"``) hold the interpolant's errors.
 
-Payload schema (``results/approx/universal_<preset>.json``, key ``payload``)
-----------------------------------------------------------------------------
-``preset``, ``config`` (the preset), ``timing``, ``cells`` (done/skipped/failed),
-``failed_cells`` (list of {config, error}), ``curves``: list of
+Summary schema (``results/universal/<preset>/result.json``, key ``payload``, beside
+the runner's ``config``, ``timing`` and ``cells``)
+------------------------------------------------------------------------------------
+``curves``: list of
 
     {"function", "dim", "activation", "hidden_layers", "method",
      "widths": [K], "seeds": [S],
@@ -32,26 +32,34 @@ Payload schema (``results/approx/universal_<preset>.json``, key ``payload``)
 with metric in ``l2, w12, w1inf``; ``reference``: list of {"function", "widths",
 "errors", "errors_abs", "fits"} for the ReLU interpolant (no seeds: one row);
 ``summary``: rows {function, dim, activation, hidden_layers, method, metric,
-rate, rate_ci, first_error, last_error}. Widths whose cell failed are left out of a
-curve (missing cells are listed in ``failed_cells``).
+rate, rate_ci, first_error, last_error}; ``rows``: one flat row per trained member
+or reference width (``result.csv``); ``verdicts``: paired comparisons per (function,
+dim, activation, depth, width, metric) of each Sobolev method against ``regular``
+(:func:`sobolev_lab.stats.paired_verdicts`, Holm across the table); ``convergence``.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from sobolev._validation import check_positive_int
+from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev_lab.approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
 from sobolev_lab.approx.common import target_function as _target
-from sobolev_lab.approx.fitting import fit_power_law
-from sobolev.ensemble import MLPEnsemble, fit_ensemble
+from sobolev_lab.approx.report import convergence_unassessed, fit_or_none, rates_markdown
+from sobolev_lab.config import StudyConfig, param
+from sobolev_lab.stats import paired_verdicts
+from sobolev_lab.study import Study
+from sobolev_lab.tables import csv_text, verdict_table
 from sobolev_lab.theory.constructions.relu_universal import relu_interpolant_1d
 
-__all__ = ["METHOD_WEIGHTS", "PRESETS", "cell", "configs", "summarise"]
+__all__ = ["METHOD_WEIGHTS", "STUDY", "UniversalConfig", "cells", "run_cell", "summarise"]
 
 #: Method -> (w0, w1) of the loss; None is replaced by ``1 / mean |dt/du|^2`` of the
 #: target ("balanced": both terms start at comparable size, as in Differential ML).
@@ -62,82 +70,68 @@ METHOD_WEIGHTS = {
 }
 ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
 
-_BASE = {
-    "activations": list(ACTIVATIONS),
-    "methods": ["regular", "sobolev", "sobolev_balanced"],
-    "lr": 1e-2,
-    "schedule": "cosine",
-    "norm_quality": "high",
-}
-
-#: Studies: each ``targets`` entry is (function, dim, n_train, one-layer widths,
-#: two-layer widths). Full grid (the 1-hour setting) is ``"large"``.
-PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {
-        **_BASE,
-        "activations": ["relu", "tanh"],
-        "targets": [["styblinski_tang", 1, 64, [4, 16], []]],
-        "seeds": [0],
-        "steps": 60,
-        "norm_quality": "low",
-    },
-    "quick": {
-        **_BASE,
-        "targets": [["styblinski_tang", 1, 128, [4, 8, 16, 32, 64], []]],
-        "seeds": [0],
-        "steps": 600,
-        "norm_quality": "low",
-    },
-    "full": {
-        **_BASE,
-        "targets": [
-            ["styblinski_tang", 1, 256, [4, 8, 16, 32, 64, 128, 256], [4, 8, 16, 32]],
-            ["styblinski_tang", 2, 512, [8, 16, 32, 64, 128], []],
-            ["himmelblau", 2, 512, [8, 16, 32, 64, 128], []],
-            ["styblinski_tang", 4, 1024, [8, 16, 32, 64], []],
-        ],
-        "seeds": [0, 1],
-        "steps": 1000,
-    },
-    "large": {
-        **_BASE,
-        "targets": [
-            ["styblinski_tang", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], [4, 8, 16, 32]],
-            ["levy", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], [4, 8, 16, 32]],
-            ["rastrigin", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], []],
-            ["styblinski_tang", 2, 1024, [4, 8, 16, 32, 64, 128, 256, 512], [8, 16, 32, 64]],
-            ["himmelblau", 2, 1024, [4, 8, 16, 32, 64, 128, 256, 512], [8, 16, 32, 64]],
-            ["styblinski_tang", 4, 2048, [8, 16, 32, 64, 128, 256], []],
-            ["rosenbrock", 8, 2048, [8, 16, 32, 64, 128, 256], []],
-        ],
-        "seeds": [0, 1, 2],
-        "steps": 3000,
-    },
-}
+_FULL_TARGETS = [
+    ["styblinski_tang", 1, 256, [4, 8, 16, 32, 64, 128, 256], [4, 8, 16, 32]],
+    ["styblinski_tang", 2, 512, [8, 16, 32, 64, 128], []],
+    ["himmelblau", 2, 512, [8, 16, 32, 64, 128], []],
+    ["styblinski_tang", 4, 1024, [8, 16, 32, 64], []],
+]
 
 
-def configs(preset: dict[str, Any]) -> list[dict[str, Any]]:
-    """Sweep cells of a preset (training cells, then the 1-D reference cells).
+@dataclass(frozen=True)
+class UniversalConfig(StudyConfig):
+    """Error vs width of regular and Sobolev-trained MLPs (the defaults are ``full``)."""
 
-    Raises
-    ------
-    ValueError
-        Unknown activation/method, bad widths or an unavailable target.
-    """
-    for a in preset["activations"]:
-        if a not in ACTIVATIONS:
-            raise ValueError(f"activations: expected a subset of {ACTIVATIONS}, got {a!r}")
-    for m in preset["methods"]:
-        if m not in METHOD_WEIGHTS:
-            raise ValueError(f"methods: expected a subset of {list(METHOD_WEIGHTS)}, got {m!r}")
-    if not preset["seeds"]:
-        raise ValueError("seeds: need at least one seed")
+    targets: tuple[Any, ...] = param(
+        _FULL_TARGETS,
+        "targets as [function, dim, n_train, one-layer widths, two-layer widths]",
+    )
+    activations: tuple[str, ...] = param(list(ACTIVATIONS), f"activations, from {ACTIVATIONS}")
+    methods: tuple[str, ...] = param(
+        ["regular", "sobolev", "sobolev_balanced"], f"methods, from {tuple(METHOD_WEIGHTS)}"
+    )
+    seeds: tuple[int, ...] = param([0, 1], "seeds (data and initial weights per seed)")
+    steps: int = param(1000, "full-batch Adam steps per network")
+    lr: float = param(1e-2, "Adam learning rate")
+    schedule: str = param("cosine", "learning-rate schedule of sobolev.ensemble.fit_ensemble")
+    norm_quality: str = param("high", "quadrature of the error norms: 'low' or 'high'")
+
+    def validate(self) -> None:
+        for a in self.activations:
+            if a not in ACTIVATIONS:
+                raise ValueError(f"activations: expected a subset of {ACTIVATIONS}, got {a!r}")
+        if not self.methods:
+            raise ValueError("methods: need at least one method")
+        for m in self.methods:
+            if m not in METHOD_WEIGHTS:
+                raise ValueError(f"methods: expected a subset of {list(METHOD_WEIGHTS)}, got {m!r}")
+        if not self.seeds:
+            raise ValueError("seeds: need at least one seed")
+        check_positive_int(self.steps, "steps")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.norm_quality not in ("low", "high"):
+            raise ValueError(f"norm_quality must be 'low' or 'high', got {self.norm_quality!r}")
+        if not self.targets:
+            raise ValueError("targets: need at least one target")
+        for t in self.targets:
+            if len(t) != 5:
+                raise ValueError(
+                    f"targets: each entry is [function, dim, n_train, widths1, widths2], got {t!r}"
+                )
+            name, dim, n_train, widths1, widths2 = t
+            _target(name, dim)
+            check_positive_int(n_train, "targets n_train")
+            for w in [*widths1, *widths2]:
+                if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+                    raise ValueError(f"targets: widths must be positive integers, got {w!r}")
+
+
+def cells(config: UniversalConfig) -> list[dict[str, Any]]:
+    """Sweep cells: training cells, then the 1-D reference (construction) cells."""
+    preset = config.to_dict()
     out, ref = [], []
     for name, dim, n_train, widths1, widths2 in preset["targets"]:
-        _target(name, dim)
-        for w in [*widths1, *widths2]:
-            if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-                raise ValueError(f"widths must be positive integers, got {w!r}")
         common = {"study": "universal", "function": name, "dim": int(dim)}
         for act in preset["activations"]:
             for depth, widths in ((1, widths1), (2, widths2)):
@@ -170,7 +164,7 @@ def configs(preset: dict[str, Any]) -> list[dict[str, Any]]:
     return out + ref
 
 
-def cell(config: dict[str, Any]) -> dict[str, Any]:
+def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     """Compute one cell (see module docstring); raises on non-finite losses or errors."""
     torch.set_num_threads(1)
     name, dim, quality = config["function"], config["dim"], config["norm_quality"]
@@ -226,19 +220,10 @@ def cell(config: dict[str, Any]) -> dict[str, Any]:
     return {"members": rows, "train_seconds": train_seconds}
 
 
-def _fit_or_none(x, err) -> dict[str, Any] | None:
-    err = np.asarray(err, dtype=np.float64)
-    if len(x) < 2 or np.any(~np.isfinite(err)) or np.any(err <= 0) or err.size < 3:
-        return None
-    return fit_power_law(x, err).to_dict()
-
-
 def summarise(
-    cfgs: list[dict[str, Any]],
-    payloads: list[dict[str, Any] | None],
-    preset: dict[str, Any] | None = None,
+    config: UniversalConfig, cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]
 ) -> dict[str, Any]:
-    """Curves, reference curves, fits and a flat summary table from finished cells."""
+    """Curves, reference curves, fits, the flat tables and the paired verdicts."""
     groups: dict[tuple, dict[int, dict]] = {}
     refs: dict[str, dict[int, dict]] = {}
     for cfg, pay in zip(cfgs, payloads, strict=True):
@@ -271,7 +256,7 @@ def summarise(
             rel = [[by_width[w][s][m + "_rel"] for w in widths] for s in seeds]
             curve["errors"][m] = rel
             curve["errors_abs"][m] = [[by_width[w][s][m] for w in widths] for s in seeds]
-            curve["fits"][m] = _fit_or_none(widths, rel)
+            curve["fits"][m] = fit_or_none(widths, rel)
             mean = np.exp(np.mean(np.log(rel), axis=0)) if rel else []
             fit = curve["fits"][m]
             summary.append(
@@ -296,9 +281,57 @@ def summarise(
         for m in METRICS:
             entry["errors"][m] = [by_width[w][m + "_rel"] for w in widths]
             entry["errors_abs"][m] = [by_width[w][m] for w in widths]
-            entry["fits"][m] = _fit_or_none(widths, entry["errors"][m])
+            entry["fits"][m] = fit_or_none(widths, entry["errors"][m])
         reference.append(entry)
-    return {"curves": curves, "reference": reference, "summary": summary}
+    return {
+        "curves": curves,
+        "reference": reference,
+        "summary": summary,
+        "rows": csv_rows(cfgs, payloads),
+        "verdicts": _verdicts(curves),
+        "convergence": convergence_unassessed(
+            sum(len(p["members"]) for p in payloads if p is not None and "members" in p)
+        ),
+    }
+
+
+def _verdicts(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each Sobolev method against ``regular`` per (target, activation, depth, width, metric)."""
+    by_key = {
+        (c["function"], c["dim"], c["activation"], c["hidden_layers"], c["method"]): c
+        for c in curves
+    }
+    comparisons = []
+    for (name, dim, act, depth, method), c in by_key.items():
+        base = by_key.get((name, dim, act, depth, "regular"))
+        if method == "regular" or base is None:
+            continue
+        seeds = [s for s in c["seeds"] if s in base["seeds"]]
+        for k, w in enumerate(c["widths"]):
+            if w not in base["widths"]:
+                continue
+            kb = base["widths"].index(w)
+            for m in METRICS:
+                comparisons.append(
+                    {
+                        "claim": f"{method} training reaches a lower {m} error than regular",
+                        "cell": {
+                            "function": name,
+                            "dim": dim,
+                            "activation": act,
+                            "hidden_layers": depth,
+                            "width": w,
+                        },
+                        "metric": m,
+                        "baseline": "regular",
+                        "method": method,
+                        "baseline_errors": [
+                            base["errors"][m][base["seeds"].index(s)][kb] for s in seeds
+                        ],
+                        "method_errors": [c["errors"][m][c["seeds"].index(s)][k] for s in seeds],
+                    }
+                )
+    return paired_verdicts(comparisons)
 
 
 def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) -> list[dict]:
@@ -331,7 +364,81 @@ def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) 
                         "hidden_layers": len(cfg["hidden"]),
                         "width": cfg["hidden"][0],
                         "status": "done",
-                        **r,
+                        # Sorted as the shipped CSV (members read back from cell files).
+                        **dict(sorted(r.items())),
                     }
                 )
     return rows
+
+
+def render(config: UniversalConfig, summary: dict[str, Any]) -> dict[str, str]:
+    """``result.csv`` (one row per trained member or reference width) and ``result.md``."""
+    md = "# Universal approximation in Sobolev norms: error vs width\n\n"
+    md += "Fitted rates a of the relative error ~ width^-a (95% CI), and the geometric-mean "
+    md += "relative error at the smallest and largest width:\n\n"
+    md += rates_markdown(
+        summary["summary"], ["function", "dim", "activation", "hidden_layers", "method", "metric"]
+    )
+    if summary["reference"]:
+        md += "\nExplicit ReLU interpolant (Theorem 1), fitted rates:\n\n"
+        md += rates_markdown(
+            [
+                {
+                    "function": r["function"],
+                    "metric": m,
+                    "rate": None if r["fits"][m] is None else r["fits"][m]["exponent"],
+                    "rate_ci": None if r["fits"][m] is None else r["fits"][m]["exponent_ci"],
+                    "first_error": r["errors"][m][0],
+                    "last_error": r["errors"][m][-1],
+                }
+                for r in summary["reference"]
+                for m in METRICS
+            ],
+            ["function", "metric"],
+        )
+    md += "\nPaired comparisons against regular training (ratio regular / method of the "
+    md += "per-seed relative errors; Holm across the table):\n\n"
+    md += verdict_table(summary["verdicts"])
+    conv = summary["convergence"]
+    md += f"\nTrainings: {conv['trainings']}; convergence: {conv['criterion']}.\n"
+    return {"result.csv": csv_text(summary["rows"]), "result.md": md}
+
+
+STUDY = Study(
+    name="universal",
+    description="error vs width in L2, W^{1,2}, W^{1,inf} for regular vs Sobolev training",
+    config=UniversalConfig,
+    presets={
+        "quick": {
+            "activations": ["relu", "tanh"],
+            "targets": [["styblinski_tang", 1, 64, [4, 16], []]],
+            "seeds": [0],
+            "steps": 60,
+            "norm_quality": "low",
+        },
+        "full": {},
+        "large": {
+            "targets": [
+                [
+                    "styblinski_tang",
+                    1,
+                    512,
+                    [4, 8, 16, 32, 64, 128, 256, 512, 1024],
+                    [4, 8, 16, 32],
+                ],
+                ["levy", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], [4, 8, 16, 32]],
+                ["rastrigin", 1, 512, [4, 8, 16, 32, 64, 128, 256, 512, 1024], []],
+                ["styblinski_tang", 2, 1024, [4, 8, 16, 32, 64, 128, 256, 512], [8, 16, 32, 64]],
+                ["himmelblau", 2, 1024, [4, 8, 16, 32, 64, 128, 256, 512], [8, 16, 32, 64]],
+                ["styblinski_tang", 4, 2048, [8, 16, 32, 64, 128, 256], []],
+                ["rosenbrock", 8, 2048, [8, 16, 32, 64, 128, 256], []],
+            ],
+            "seeds": [0, 1, 2],
+            "steps": 3000,
+        },
+    },
+    cells=cells,
+    run_cell=run_cell,
+    summarise=summarise,
+    render=render,
+)

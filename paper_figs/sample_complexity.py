@@ -16,8 +16,8 @@ import numpy as np
 from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {
-    "full": ("approx/samples_full.json",),
-    "quick": ("approx/samples_quick.json",),
+    "full": ("samples/full/result.json",),
+    "quick": ("samples/quick/result.json",),
 }
 METRICS = (("l2", "$L^2$"), ("w12", "$W^{1,2}$"))
 LABELS = {

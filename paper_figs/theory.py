@@ -17,11 +17,14 @@ import numpy as np
 
 from sobolev_lab.paper_figs import _io, _style
 
-REQUIRES = {"full": ("approx/theorems.json",), "quick": ("approx/theorems.json",)}
+REQUIRES = {
+    "full": ("theorems/full/result.json",),
+    "quick": ("theorems/quick/result.json",),
+}
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``sobolev_lab.theory.png``/``.pdf`` from ``results/approx/theorems.json``."""
+    """Draw ``theory.png``/``.pdf`` from the theorems study's ``result.json``."""
     pay = _io.payload(paths[0])
     t1, ip, t2 = pay["theorem1"], pay["interpolation"], pay["theorem2"]
     c_true, c_net = _style.OKABE_ITO[7], _style.OKABE_ITO[1]

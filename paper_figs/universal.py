@@ -16,8 +16,8 @@ from sobolev_lab.paper_figs import _io, _style
 from sobolev_lab.stats import mean_sem
 
 REQUIRES = {
-    "full": ("approx/universal_full.json",),
-    "quick": ("approx/universal_quick.json",),
+    "full": ("universal/full/result.json",),
+    "quick": ("universal/quick/result.json",),
 }
 METRICS = (("l2", "$L^2$"), ("w12", "$W^{1,2}$"), ("w1inf", "$W^{1,\\infty}$"))
 ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")

@@ -1,11 +1,11 @@
-"""Power-law fits, samples-to-target and curve crossings (approx.fitting)."""
+"""Power-law fits, samples-to-target and curve crossings (sobolev_lab.curves)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from sobolev_lab.approx.fitting import crossing_point, fit_power_law, samples_to_reach
+from sobolev_lab.curves import crossing_point, fit_power_law, samples_to_reach
 
 
 def test_exact_power_law_is_recovered():

@@ -1,9 +1,11 @@
-"""Power-law fits ``error ~ C x^(-a)`` with confidence intervals.
+"""Power-law curves ``error ~ C x^(-a)``: fits with confidence intervals, crossings.
 
-The fit is ordinary least squares of ``log error`` on ``log x`` over all (seed, x)
-pairs. Intervals are Student-t intervals from the OLS covariance; with nested
-training sets the seeds' residuals at neighbouring ``x`` are correlated, so the
-intervals are indicative (somewhat narrow), not exact.
+The one log-log slope fit of the project is
+:func:`sobolev_lab.theory.constructions.fitted_rate` (the theory package must not import
+the lab, so data flows theory -> lab): :func:`fit_power_law` takes its slope from there
+and adds the intercept, the OLS covariance and Student-t intervals. The fit pools all
+(seed, x) pairs; with nested training sets the seeds' residuals at neighbouring ``x``
+are correlated, so the intervals are indicative (somewhat narrow), not exact.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+
+from sobolev_lab.theory.constructions import fitted_rate
 
 __all__ = ["PowerLawFit", "crossing_point", "fit_power_law", "samples_to_reach"]
 
@@ -40,7 +43,7 @@ class PowerLawFit:
     x_range : (float, float)
         Smallest and largest ``x`` used.
     cov : list of list of float
-        OLS covariance of ``(log C, a)`` (2, 2); used for derived intervals.
+        OLS covariance of ``(log C, a)``, shape (2, 2); used for derived intervals.
     """
 
     exponent: float
@@ -64,6 +67,12 @@ class PowerLawFit:
         out["prefactor_ci"] = list(self.prefactor_ci)
         out["x_range"] = list(self.x_range)
         return out
+
+
+def _t_quantile(level: float, dof: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + level / 2, dof)) if dof > 0 else math.inf
 
 
 def fit_power_law(x: Any, error: Any, *, level: float = 0.95) -> PowerLawFit:
@@ -102,18 +111,18 @@ def fit_power_law(x: Any, error: Any, *, level: float = 0.95) -> PowerLawFit:
         raise ValueError("x must be positive and finite")
     if not (np.all(np.isfinite(err)) and np.all(err > 0)):
         raise ValueError("error must be positive and finite (log-log fit)")
-    u = np.broadcast_to(np.log(xs), err.shape).ravel()
-    v = np.log(err).ravel()
-    if u.size < 3 or np.unique(xs).size < 2:
+    x_all = np.broadcast_to(xs, err.shape).ravel()
+    if x_all.size < 3 or np.unique(xs).size < 2:
         raise ValueError("a power-law fit needs >= 3 observations at >= 2 distinct x")
+    u, v = np.log(x_all), np.log(err.ravel())
+    a = -fitted_rate(x_all, err.ravel())
+    log_c = float(v.mean() + a * u.mean())
     design = np.column_stack([np.ones_like(u), -u])  # v = log C - a log x
-    coef, *_ = np.linalg.lstsq(design, v, rcond=None)
-    resid = v - design @ coef
+    resid = v - design @ np.array([log_c, a])
     dof = u.size - 2
     sigma2 = float(resid @ resid) / dof if dof > 0 else 0.0
     cov = sigma2 * np.linalg.inv(design.T @ design)
-    t = stats.t.ppf(0.5 + level / 2, dof) if dof > 0 else math.inf
-    log_c, a = float(coef[0]), float(coef[1])
+    t = _t_quantile(level, dof)
     se_c, se_a = math.sqrt(cov[0, 0]), math.sqrt(cov[1, 1])
     ss_tot = float(((v - v.mean()) ** 2).sum())
     r2 = 1.0 - float(resid @ resid) / ss_tot if ss_tot > 0 else 1.0
@@ -128,6 +137,11 @@ def fit_power_law(x: Any, error: Any, *, level: float = 0.95) -> PowerLawFit:
         x_range=(float(xs.min()), float(xs.max())),
         cov=cov.tolist(),
     )
+
+
+def _exp_or_none(v: float) -> float | None:
+    """``exp(v)``, or None where it overflows a float."""
+    return math.exp(v) if v < math.log(np.finfo(np.float64).max) else None
 
 
 def samples_to_reach(fit: PowerLawFit, target: float) -> dict[str, Any]:
@@ -146,8 +160,9 @@ def samples_to_reach(fit: PowerLawFit, target: float) -> dict[str, Any]:
     -------
     dict
         ``value``, ``ci`` ([lo, hi]), ``extrapolated`` (outside the fitted x range)
-        and ``valid`` (False if the exponent is not positive, then the other
-        entries are None).
+        and ``valid`` (False if the exponent is not positive or the crossing lies
+        beyond the float range, then the other entries are None); an interval end
+        beyond the float range is None.
     """
     if not (isinstance(target, int | float) and math.isfinite(target) and target > 0):
         raise ValueError(f"target must be a positive finite error, got {target!r}")
@@ -157,12 +172,15 @@ def samples_to_reach(fit: PowerLawFit, target: float) -> dict[str, Any]:
     log_x = (log_c - math.log(target)) / a
     grad = np.array([1.0 / a, -log_x / a])  # d log x* / d(log C, a)
     se = math.sqrt(max(float(grad @ np.asarray(fit.cov) @ grad), 0.0))
-    t = stats.t.ppf(0.5 + fit.level / 2, max(fit.n_obs - 2, 1))
-    value = math.exp(log_x)
+    t = _t_quantile(fit.level, max(fit.n_obs - 2, 1))
+    value = _exp_or_none(log_x)
+    if value is None:
+        # A nearly flat curve reaches the target only at astronomically large x.
+        return {"value": None, "ci": None, "extrapolated": None, "valid": False}
     lo, hi = fit.x_range
     return {
         "value": value,
-        "ci": [math.exp(log_x - t * se), math.exp(log_x + t * se)],
+        "ci": [_exp_or_none(log_x - t * se), _exp_or_none(log_x + t * se)],
         "extrapolated": not (lo <= value <= hi),
         "valid": True,
     }
