@@ -22,7 +22,7 @@ METHODS = ("backprop", "sobolev", "critic", "sg", "noprop")
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``synthetic_gradients.png``/``.pdf`` from a ``synthetic_gradients/<name>/result.json``."""
+    """Draw ``synthetic_gradients.png``/``.pdf`` from ``synthetic_gradients/<name>/result.json``."""
     pay = _io.payload(paths[0])
     curves = pay["curves"]
     modules = sorted({int(k.split("/")[1]) for k in curves})

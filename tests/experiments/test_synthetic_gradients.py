@@ -1,4 +1,4 @@
-"""Synthetic-gradient study: modules, the decoupled update, reproducibility, CLI."""
+"""Synthetic-gradient study: modules, the decoupled update, reproducibility, config."""
 
 import copy
 import pickle
@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 
 import sobolev as sb
-from sobolev_lab.experiments.synthetic_gradients import run, run_cell, study_config, validate_cell
+from sobolev._training import minibatches
+from sobolev_lab.experiments.synthetic_gradients import SGConfig, run_cell
+from sobolev_lab.experiments.synthetic_gradients.config import validate_cell
 from sobolev_lab.experiments.synthetic_gradients.data import CIFAR10_FILES
 from sobolev_lab.experiments.synthetic_gradients.models import cnn_stages, mlp_stages, stage_shapes
 from sobolev_lab.experiments.synthetic_gradients.modules import (
@@ -20,8 +22,6 @@ from sobolev_lab.experiments.synthetic_gradients.modules import (
 )
 from sobolev_lab.experiments.synthetic_gradients.study import aggregate
 from sobolev_lab.experiments.synthetic_gradients.train import Trainer
-from sobolev_lab.cli import main
-from sobolev_lab.results import read_result
 
 TINY = {"steps": 12, "eval_every": 6, "hidden": [16, 16, 16], "module_width": 16,
         "monitor_size": 32, "batch_size": 32}  # fmt: skip
@@ -203,14 +203,51 @@ def test_invalid_config_is_refused_before_training(override, match):
         validate_cell(override)
 
 
-def test_invalid_study_is_refused_before_training(tmp_path):
-    with pytest.raises(ValueError, match="method must be one of"):
-        run({"methods": ["backprop", "nope"], "out": tmp_path})
-    with pytest.raises(ValueError, match="modules must be one of"):
-        study_config("digits", modules=[1, 4])
-    with pytest.raises(ValueError, match="steps must be"):
-        study_config("digits", steps=-1)
-    assert not (tmp_path / "digits").exists()
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("seeds", True, "seeds must be an integer >= 1"),
+        ("seeds", 0, "seeds must be an integer >= 1"),
+        ("steps", 2.0, "steps must be an integer >= 1"),
+        ("modules", (1, 4), "modules must be one of"),
+        ("modules", (True,), "modules must be one of"),
+        ("methods", ("backprop", "nope"), "methods must be one of"),
+        ("methods", ("sg", "sg"), "without repeats"),
+        ("conditioned", 1, "conditioned must be True or False"),
+        ("lr", True, "lr must be a finite number > 0"),
+        ("hidden", (64, 64), "hidden must be a list of 3"),
+        ("critic_activation", "swish", "critic_activation must be one of"),
+    ],
+)
+def test_invalid_study_config_is_refused(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        SGConfig(**{field: value})
+
+
+def test_cell_defaults_normalise_numbers():
+    cell = validate_cell({"sobolev_weights": [1, 2], "lr": 1, "hidden": (8, np.int64(8), 8)})
+    assert cell["sobolev_weights"] == [1.0, 2.0] and isinstance(cell["lr"], float)
+    assert cell["hidden"] == [8, 8, 8] and type(cell["hidden"][1]) is int
+    assert (cell["method"], cell["modules"], cell["seed"]) == ("sobolev", 3, 0)
+
+
+def test_minibatches_draw_the_old_samplers_batches():
+    """sobolev._training.minibatches replaced the study's own sampler: same draws."""
+
+    def old(n, batch_size, generator):  # the removed sampler, verbatim
+        batch_size = min(batch_size, n)
+        while True:
+            perm = torch.randperm(n, generator=generator)
+            for i in range(0, n - batch_size + 1, batch_size):
+                yield perm[i : i + batch_size]
+
+    for n, bs in ((1437, 64), (10, 3), (12, 4)):
+        a, b = (
+            old(n, bs, torch.Generator().manual_seed(7)),
+            minibatches(n, bs, torch.Generator().manual_seed(7)),
+        )
+        for _ in range(3 * n // bs + 2):
+            assert torch.equal(next(a), next(b))
 
 
 def test_aggregate_mean_and_standard_error():
@@ -226,37 +263,3 @@ def test_aggregate_mean_and_standard_error():
     assert row["n_ok"] == 2 and row["n_diverged"] == 1 and row["n_failed"] == 1
     assert row["test_acc_mean"] == pytest.approx(0.85)
     assert row["test_acc_se"] == pytest.approx(np.std([0.9, 0.8], ddof=1) / np.sqrt(2))
-
-
-# -- study and CLI ----------------------------------------------------------------------
-def test_quick_preset_study_writes_outputs_and_resumes(tmp_path):
-    out = run({"preset": "quick", "out": tmp_path})
-    rows = {(r["method"], r["modules"]): r for r in out["summary"]}
-    assert len(rows) == 10 and all(r["n_ok"] == 2 for r in rows.values())
-    # backprop does not depend on where the (unused) cuts are
-    assert rows["backprop", 1]["test_acc_mean"] == rows["backprop", 3]["test_acc_mean"]
-    doc = read_result(tmp_path / "digits.json")
-    assert doc["payload"]["curves"]["sobolev/3"]["step"][-1] == 60
-    assert "| sobolev |" in (tmp_path / "digits.md").read_text()
-    assert (tmp_path / "digits.csv").read_text().count("\n") == 11
-    again = run({"preset": "quick", "out": tmp_path})
-    assert again["sweep"] == {"done": 0, "skipped": 20, "failed": 0}
-    assert again["summary"] == out["summary"]
-
-
-def test_cli_runs_prints_table_and_paths(tmp_path, capsys):
-    status = main(["sg", "--methods", "sg", "sobolev", "--modules", "1", "--seeds", "1",
-                   "--steps", "10", "--critic-activation", "softplus",
-                   "--out", str(tmp_path)])  # fmt: skip
-    text = capsys.readouterr().out
-    assert status == 0
-    assert "| sobolev |" in text and str(tmp_path / "digits.json") in text
-    doc = read_result(tmp_path / "digits.json")
-    assert doc["config"]["cell"]["critic_activation"] == "softplus"
-    assert [c["method"] for c in doc["payload"]["cells"]] == ["sg", "sobolev"]
-
-
-def test_cli_reports_missing_data_dir(tmp_path, capsys):
-    status = main(["sg", "--dataset", "mnist", "--data-dir", str(tmp_path / "x")])
-    err = capsys.readouterr().err
-    assert status == 2 and "train-images-idx3-ubyte" in err

@@ -148,7 +148,7 @@ def test_cifar_batch_with_wrong_row_size(tmp_path):
 def test_load_dataset_checks_name_and_data_dir():
     with pytest.raises(ValueError, match="dataset must be one of"):
         load_dataset("imagenet")
-    with pytest.raises(ValueError, match="--data-dir"):
+    with pytest.raises(ValueError, match="--set data_dir="):
         load_dataset("mnist")
 
 
