@@ -1,25 +1,67 @@
-"""Pieces shared by the training loops: fit and ensemble.fit_ensemble."""
+"""The training loop shared by :func:`sobolev.fit` and :func:`sobolev.fit_ensemble`.
+
+Both trainers hand :func:`train` a closure computing one step's loss; the loop owns the
+learning-rate schedule, the minibatch order, the optimiser step, the progress bar and
+early stopping (:class:`EarlyStopping`), so the two agree on every one of them.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
-from sobolev._validation import check_positive_int
+from sobolev._validation import (
+    check_choice,
+    check_nonnegative_float,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+)
+
+VAL_METRICS = ("values", "loss")
+
+
+def progress_enabled(progress: bool) -> bool:
+    """Show progress bars only when asked, on a terminal, and outside CI."""
+    return bool(progress) and sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def check_schedule(steps, lr, schedule, batch_size, n: int) -> tuple[int, int | None]:
     """Validate the optimisation arguments; return ``steps`` and ``batch_size`` (<= n)."""
-    steps = check_positive_int(steps, "steps", minimum=0)
-    if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}')
+    steps = check_nonnegative_int(steps, "steps")
+    check_positive_float(lr, "lr")
+    check_choice(schedule, "schedule", ("constant", "cosine"))
     if batch_size is not None:
         batch_size = min(check_positive_int(batch_size, "batch_size"), n)
     return steps, batch_size
+
+
+def check_seed(seed: Any) -> int:
+    """A seed is a non-negative integer; None is refused so that runs stay reproducible."""
+    if seed is None:
+        raise ValueError(
+            "seed must be a non-negative integer, got None: training is seeded so that "
+            "it can be repeated; pass e.g. seed=0"
+        )
+    return check_nonnegative_int(seed, "seed")
+
+
+def check_early_stopping(validation, val_metric, eval_every, patience, tol) -> tuple:
+    """Validate the early-stopping arguments; return ``(eval_every, patience, tol)``."""
+    check_choice(val_metric, "val_metric", VAL_METRICS)
+    eval_every = check_positive_int(eval_every, "eval_every")
+    if patience is not None:
+        patience = check_positive_int(patience, "patience")
+        if validation is None:
+            raise ValueError("patience needs validation=(x_val, ...) to measure improvement")
+    tol = check_nonnegative_float(tol, "tol")
+    return eval_every, patience, tol
 
 
 def learning_rate(lr: float, schedule: str, step: int, steps: int) -> float:
@@ -46,3 +88,136 @@ def minibatches(
             order, cursor = torch.randperm(n, generator=generator), 0
         yield order[cursor : cursor + batch_size]
         cursor += batch_size
+
+
+class EarlyStopping:
+    """Held-out evaluation, best-state tracking and patience for ``E`` members at once.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate() -> Tensor (E,)``: the held-out metric of every member now.
+    state : sequence of Tensor
+        The tensors to restore (parameters, buffers); with ``member_axis`` each has the
+        members on its leading axis, otherwise they form one member (``E = 1``).
+    eval_every, patience, tol
+        As in :func:`sobolev.fit`.
+    member_axis : bool
+
+    Notes
+    -----
+    The best state is the one with the lowest metric; patience counts evaluations whose
+    metric is not below ``best - tol * |best|``. A member that has run out of patience
+    keeps its best state frozen (later evaluations are recorded but ignored), so each
+    member ends exactly where its own sequential run would have stopped.
+    """
+
+    def __init__(
+        self,
+        evaluate: Callable[[], torch.Tensor],
+        state: Sequence[torch.Tensor],
+        n_members: int,
+        *,
+        eval_every: int,
+        patience: int | None,
+        tol: float,
+        member_axis: bool,
+    ) -> None:
+        self.evaluate, self.state, self.member_axis = evaluate, list(state), member_axis
+        self.eval_every, self.patience, self.tol = eval_every, patience, tol
+        self.best_state = [t.detach().clone() for t in self.state]
+        self.best = torch.full((n_members,), math.inf, dtype=torch.float64)
+        self.best_step = torch.zeros(n_members, dtype=torch.long)
+        self.waited = torch.zeros(n_members, dtype=torch.long)
+        self.stopped = torch.zeros(n_members, dtype=torch.bool)
+        self.stopped_step = torch.full((n_members,), -1, dtype=torch.long)
+        self.val_step: list[int] = []
+        self.val: list[torch.Tensor] = []
+
+    def due(self, step: int, steps: int) -> bool:
+        """Whether to evaluate after ``step`` optimiser steps (always after the last)."""
+        return step % self.eval_every == 0 or step == steps
+
+    @torch.no_grad()
+    def update(self, step: int) -> bool:
+        """Evaluate after ``step`` steps; return True when every member has stopped."""
+        value = self.evaluate().detach().to("cpu", torch.float64).reshape(-1)
+        self.val_step.append(step)
+        self.val.append(value)
+        active = ~self.stopped
+        better = active & (value < self.best)
+        # The first finite value always counts (inf - tol * inf would be NaN).
+        bar = torch.where(self.best.isinf(), self.best, self.best - self.tol * self.best.abs())
+        significant = active & (value < bar)
+        if bool(better.any()):
+            self._snapshot(better)
+        self.best = torch.where(better, value, self.best)
+        self.best_step = torch.where(better, step, self.best_step)
+        self.waited = torch.where(significant, 0, self.waited + active.long())
+        if self.patience is not None:
+            out = active & (self.waited >= self.patience)
+            self.stopped_step[out] = step
+            self.stopped |= out
+        return bool(self.stopped.all())
+
+    def _snapshot(self, mask: torch.Tensor) -> None:
+        for best, now in zip(self.best_state, self.state, strict=True):
+            if self.member_axis:
+                best[mask.to(best.device)] = now.detach()[mask.to(now.device)]
+            else:
+                best.copy_(now.detach())
+
+    @torch.no_grad()
+    def restore(self, steps_run: int) -> dict[str, Any]:
+        """Load the best state; return the history entries (as tensors, per member)."""
+        for best, now in zip(self.best_state, self.state, strict=True):
+            now.copy_(best)
+        stopped_step = torch.where(self.stopped, self.stopped_step, steps_run)
+        return {
+            "val_step": torch.tensor(self.val_step, dtype=torch.long),
+            "val": torch.stack(self.val),
+            "best_step": self.best_step,
+            "best_val": self.best,
+            "stopped_step": stopped_step,
+        }
+
+
+def train(
+    opt: torch.optim.Optimizer,
+    step_loss: Callable[[int, torch.Tensor | None], torch.Tensor],
+    *,
+    lr: float,
+    schedule: str,
+    steps: int,
+    batches: Iterator[torch.Tensor | None],
+    after_step: Callable[[int, float], str | None],
+    progress: bool,
+    desc: str,
+    early: EarlyStopping | None = None,
+) -> int:
+    """Run up to ``steps`` optimiser steps; return how many ran.
+
+    Each step sets the scheduled learning rate, draws the next minibatch indices,
+    back-propagates ``step_loss(step, idx)`` and steps ``opt``; ``after_step(step, lr)``
+    records the history and may return a progress-bar label. With ``early`` the model
+    is evaluated before training and every ``eval_every`` steps (and after the last),
+    and the loop ends once every member has run out of patience.
+    """
+    if early is not None and early.update(0):
+        return 0
+    bar = tqdm(range(steps), disable=not progress_enabled(progress), desc=desc, leave=False)
+    for step in bar:
+        step_lr = learning_rate(lr, schedule, step, steps)
+        for group in opt.param_groups:
+            group["lr"] = step_lr
+        idx = next(batches)
+        opt.zero_grad(set_to_none=True)
+        step_loss(step, idx).backward()
+        opt.step()
+        label = after_step(step, step_lr)
+        if label is not None:
+            bar.set_postfix(loss=label)
+        if early is not None and early.due(step + 1, steps) and early.update(step + 1):
+            bar.close()
+            return step + 1
+    return steps

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -75,9 +77,23 @@ def check_not_batchnorm_training(f: Any) -> None:
             )
 
 
+def _is_integer(value: Any) -> bool:
+    # bool is an int subclass, but True as a count or a seed is a caller's mistake.
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _is_real(value: Any) -> bool:
+    return (_is_integer(value) or isinstance(value, float | np.floating)) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    """Return ``value`` as int if it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+    """Return ``value`` as int if it is an integer >= ``minimum`` (bool is refused).
+
+    Python and numpy integer scalars are accepted; floats such as ``3.0`` are not.
+    """
+    if not _is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
@@ -85,3 +101,50 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
 def check_nonnegative_int(value: Any, name: str) -> int:
     """Return ``value`` as int if it is an integer >= 0 (a seed, a count that may be 0)."""
     return check_positive_int(value, name, minimum=0)
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """Return ``value`` as float if it is a finite real number > 0 (bool is refused)."""
+    if not _is_real(value) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def check_nonnegative_float(value: Any, name: str) -> float:
+    """Return ``value`` as float if it is a finite real number >= 0 (bool is refused)."""
+    if not _is_real(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_probability(
+    value: Any, name: str, *, allow_zero: bool = True, allow_one: bool = True
+) -> float:
+    """Return ``value`` as float if it lies in [0, 1] (ends excluded when not allowed)."""
+    lo, hi = "[" if allow_zero else "(", "]" if allow_one else ")"
+    ok = _is_real(value) and math.isfinite(value)
+    ok = (
+        ok
+        and (value >= 0 if allow_zero else value > 0)
+        and (value <= 1 if allow_one else value < 1)
+    )
+    if not ok:
+        raise ValueError(f"{name} must be a number in {lo}0, 1{hi}, got {value!r}")
+    return float(value)
+
+
+def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices`` (compared with ``==``, bool refused)."""
+    choices = tuple(choices)
+    # True == 1, so a bool would otherwise pass for the choice 1.
+    if isinstance(value, bool | np.bool_) and not any(isinstance(c, bool) for c in choices):
+        ok = False
+    else:
+        try:
+            ok = value in choices
+        except (TypeError, ValueError):  # arrays and unhashables are simply not a choice
+            ok = False
+    if not ok:
+        shown = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {shown}, got {value!r}")
+    return value

@@ -27,60 +27,26 @@ the same data and the same seed, the numbers agree to rounding.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from sobolev._training import check_schedule, learning_rate, minibatches
+from sobolev._training import (
+    EarlyStopping,
+    check_early_stopping,
+    check_schedule,
+    check_seed,
+    minibatches,
+    train,
+)
 from sobolev._validation import as_tensor, check_finite
-from sobolev.fit import progress_enabled
-from sobolev.models import MLP
+from sobolev.activations import get_activation
+from sobolev.models import MLP, check_hidden
 
-__all__ = ["ACTIVATION_DERIVATIVES", "MLPEnsemble", "fit_ensemble"]
-
-
-def _gelu_prime(a: torch.Tensor) -> torch.Tensor:
-    cdf = 0.5 * (1.0 + torch.erf(a / math.sqrt(2.0)))
-    pdf = torch.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
-    return cdf + a * pdf
-
-
-def _silu_prime(a: torch.Tensor) -> torch.Tensor:
-    s = torch.sigmoid(a)
-    return s * (1.0 + a * (1.0 - s))
-
-
-def _sigmoid_prime(a: torch.Tensor) -> torch.Tensor:
-    s = torch.sigmoid(a)
-    return s * (1.0 - s)
-
-
-#: Activation (as in :data:`sobolev.models.ACTIVATIONS`, PyTorch default parameters)
-#: -> (sigma, sigma'). Kinks take the derivative autograd uses (ReLU'(0) = 0).
-ACTIVATION_DERIVATIVES: dict[
-    str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
-] = {
-    "relu": (torch.relu, lambda a: (a > 0).to(a.dtype)),
-    "leaky_relu": (
-        lambda a: nn.functional.leaky_relu(a, 0.01),
-        lambda a: torch.where(a > 0, 1.0, 0.01).to(a.dtype),
-    ),
-    "tanh": (torch.tanh, lambda a: 1.0 - torch.tanh(a) ** 2),
-    # softplus(beta=1, threshold=20) is the identity above the threshold.
-    "softplus": (
-        nn.functional.softplus,
-        lambda a: torch.where(a > 20, torch.ones_like(a), torch.sigmoid(a)),
-    ),
-    "silu": (nn.functional.silu, _silu_prime),
-    "gelu": (nn.functional.gelu, _gelu_prime),
-    "elu": (nn.functional.elu, lambda a: torch.where(a > 0, torch.ones_like(a), torch.exp(a))),
-    "sigmoid": (torch.sigmoid, _sigmoid_prime),
-}
+__all__ = ["MLPEnsemble", "fit_ensemble"]
 
 
 class MLPEnsemble(nn.Module):
@@ -91,53 +57,61 @@ class MLPEnsemble(nn.Module):
 
     Parameters
     ----------
-    weights : sequence of Tensor
-        Per layer, shape (E, in, out) (the transpose of ``nn.Linear.weight``).
+    layers : sequence of Tensor
+        Per layer, the weight matrices of every member, shape (E, in, out) (the
+        transpose of ``nn.Linear.weight``); one matrix per layer is a linear model.
     biases : sequence of Tensor
         Per layer, shape (E, 1, out).
     activation : str
-        One of :data:`ACTIVATION_DERIVATIVES`.
+        One of :data:`sobolev.activations.REGISTRY`.
 
     Attributes
     ----------
+    layers, biases : nn.ParameterList
     n_members, in_dim, out_dim : int
     """
 
     def __init__(
         self,
-        weights: Sequence[torch.Tensor],
+        layers: Sequence[torch.Tensor],
         biases: Sequence[torch.Tensor],
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        if activation not in ACTIVATION_DERIVATIVES:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATION_DERIVATIVES)}, got {activation!r}"
-            )
-        if len(weights) != len(biases) or not weights:
-            raise ValueError("weights and biases must be non-empty sequences of equal length")
-        e = weights[0].shape[0]
-        for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        act = get_activation(activation)
+        layers, biases = list(layers), list(biases)
+        if len(layers) != len(biases) or not layers:
+            raise ValueError("layers and biases must be non-empty sequences of equal length")
+        if not all(isinstance(t, torch.Tensor) for t in (*layers, *biases)):
+            raise ValueError("layers and biases must hold torch Tensors")
+        e = layers[0].shape[0] if layers[0].ndim == 3 else None
+        for i, (w, b) in enumerate(zip(layers, biases, strict=True)):
             if w.ndim != 3 or w.shape[0] != e:
-                raise ValueError(f"weights[{i}] must have shape (E={e}, in, out), got {w.shape}")
+                raise ValueError(
+                    f"layers[{i}] must have shape (E, in, out) with E = {e} as layers[0], "
+                    f"got {tuple(w.shape)}"
+                )
             if tuple(b.shape) != (e, 1, w.shape[2]):
                 raise ValueError(
                     f"biases[{i}] must have shape ({e}, 1, {w.shape[2]}), got {tuple(b.shape)}"
                 )
-            if i and w.shape[1] != weights[i - 1].shape[2]:
-                raise ValueError(f"weights[{i}] input width does not match layer {i - 1}")
-        self.weights = nn.ParameterList([nn.Parameter(w.detach().clone()) for w in weights])
+            if i and w.shape[1] != layers[i - 1].shape[2]:
+                raise ValueError(
+                    f"layers[{i}] has input width {w.shape[1]} but layers[{i - 1}] has output "
+                    f"width {layers[i - 1].shape[2]}"
+                )
+        self.layers = nn.ParameterList([nn.Parameter(w.detach().clone()) for w in layers])
         self.biases = nn.ParameterList([nn.Parameter(b.detach().clone()) for b in biases])
         self.activation = activation
-        self._sigma, self._sigma_prime = ACTIVATION_DERIVATIVES[activation]
+        self._sigma, self._sigma_prime = act.sigma, act.sigma_prime
         self.n_members = e
-        self.in_dim = weights[0].shape[1]
-        self.out_dim = weights[-1].shape[2]
+        self.in_dim = layers[0].shape[1]
+        self.out_dim = layers[-1].shape[2]
 
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_models(cls, models: Sequence[MLP]) -> MLPEnsemble:
-        """Stack the weights of :class:`sobolev.MLP` models of one architecture."""
+        """Stack the layer matrices of :class:`sobolev.MLP` models of one architecture."""
         models = list(models)
         if not models or not all(isinstance(m, MLP) for m in models):
             raise ValueError("models must be a non-empty sequence of sobolev.MLP")
@@ -145,7 +119,7 @@ class MLPEnsemble(nn.Module):
         if len(arch) != 1:
             raise ValueError(f"models must share one architecture, got {sorted(arch)}")
         linears = [[mod for mod in m if isinstance(mod, nn.Linear)] for m in models]
-        weights = [
+        layers = [
             torch.stack([lin[i].weight.detach().T for lin in linears])
             for i in range(len(linears[0]))
         ]
@@ -153,7 +127,7 @@ class MLPEnsemble(nn.Module):
             torch.stack([lin[i].bias.detach()[None, :] for lin in linears])
             for i in range(len(linears[0]))
         ]
-        return cls(weights, biases, models[0].activation)
+        return cls(layers, biases, models[0].activation)
 
     @classmethod
     def from_seeds(
@@ -170,18 +144,19 @@ class MLPEnsemble(nn.Module):
         seeds = list(seeds)
         if not seeds:
             raise ValueError("seeds must hold at least one seed")
+        hidden = check_hidden(hidden)
         models = [MLP(in_dim, out_dim, hidden, activation, seed=int(s), dtype=dtype) for s in seeds]
         return cls.from_models(models)
 
     def to_models(self) -> list[MLP]:
         """Each member as an independent :class:`sobolev.MLP` (weights copied)."""
-        hidden = tuple(w.shape[2] for w in self.weights[:-1])
+        hidden = tuple(w.shape[2] for w in self.layers[:-1])
         out = []
         for e in range(self.n_members):
             m = MLP(self.in_dim, self.out_dim, hidden, self.activation, dtype=self.dtype)
             lins = [mod for mod in m if isinstance(mod, nn.Linear)]
             with torch.no_grad():
-                for lin, w, b in zip(lins, self.weights, self.biases, strict=True):
+                for lin, w, b in zip(lins, self.layers, self.biases, strict=True):
                     lin.weight.copy_(w[e].T)
                     lin.bias.copy_(b[e, 0])
             out.append(m)
@@ -189,15 +164,15 @@ class MLPEnsemble(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.weights[0].dtype
+        return self.layers[0].dtype
 
     def extra_repr(self) -> str:
-        widths = [self.in_dim, *(w.shape[2] for w in self.weights)]
+        widths = [self.in_dim, *(w.shape[2] for w in self.layers)]
         return f"members={self.n_members}, widths={widths}, activation={self.activation!r}"
 
     # -- evaluation --------------------------------------------------------------------
     def _members_inputs(self, x: Any) -> torch.Tensor:
-        t = as_tensor(x, "x", like=self.weights[0])
+        t = as_tensor(x, "x", like=self.layers[0])
         if t.ndim == 2:
             t = t.unsqueeze(0).expand(self.n_members, -1, -1)
         if t.ndim != 3 or t.shape[0] != self.n_members or t.shape[2] != self.in_dim:
@@ -211,30 +186,33 @@ class MLPEnsemble(nn.Module):
         self, x: torch.Tensor, need_jacobian: bool
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         h, slopes = x, []
-        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
+        for w, b in zip(self.layers[:-1], self.biases[:-1], strict=True):
             a = torch.baddbmm(b, h, w)
             h = self._sigma(a)
             if need_jacobian:
                 slopes.append(self._sigma_prime(a))
-        y = torch.baddbmm(self.biases[-1], h, self.weights[-1])
+        y = torch.baddbmm(self.biases[-1], h, self.layers[-1])
         if not need_jacobian:
             return y, None
         e, n, m = y.shape
-        if m == 1:
+        if not slopes:
+            # A linear model: every sample's Jacobian is the member's own matrix.
+            jac = self.layers[0].transpose(1, 2).unsqueeze(1).expand(e, n, m, self.in_dim)
+        elif m == 1:
             # The backward signal is carried transposed, g^T of shape (E, width, N), so
             # that every product is bmm(W, g^T): the parameter gradient of both the
             # forward and the Jacobian path then lands in W's own (E, in, out) layout
             # and accumulates without strided copies.
-            g = self.weights[-1] * slopes[-1].transpose(1, 2)
-            for w, s in zip(reversed(self.weights[1:-1]), reversed(slopes[:-1]), strict=True):
+            g = self.layers[-1] * slopes[-1].transpose(1, 2)
+            for w, s in zip(reversed(self.layers[1:-1]), reversed(slopes[:-1]), strict=True):
                 g = torch.bmm(w, g) * s.transpose(1, 2)
-            jac = torch.bmm(self.weights[0], g).transpose(1, 2).unsqueeze(2)
+            jac = torch.bmm(self.layers[0], g).transpose(1, 2).unsqueeze(2)
         else:
-            g = self.weights[-1].transpose(1, 2).unsqueeze(1) * slopes[-1].unsqueeze(2)
-            for w, s in zip(reversed(self.weights[1:-1]), reversed(slopes[:-1]), strict=True):
+            g = self.layers[-1].transpose(1, 2).unsqueeze(1) * slopes[-1].unsqueeze(2)
+            for w, s in zip(reversed(self.layers[1:-1]), reversed(slopes[:-1]), strict=True):
                 g = torch.bmm(g.reshape(e, n * m, -1), w.transpose(1, 2)).reshape(e, n, m, -1)
                 g = g * s.unsqueeze(2)
-            jac = torch.bmm(g.reshape(e, n * m, -1), self.weights[0].transpose(1, 2))
+            jac = torch.bmm(g.reshape(e, n * m, -1), self.layers[0].transpose(1, 2))
             jac = jac.reshape(e, n, m, -1)
         return y, jac
 
@@ -279,6 +257,44 @@ def _as_members(value: Any, name: str, like: torch.Tensor, shape: tuple[int, ...
     return t
 
 
+def _member_data(ensemble: MLPEnsemble, x, y, dy, need_dy: bool, prefix: str = "") -> tuple:
+    """Check and convert one member-stacked data set: x (E, N, d), y (E, N, m), dy."""
+    ref = ensemble.layers[0]
+    e, d, m = ensemble.n_members, ensemble.in_dim, ensemble.out_dim
+    xt = as_tensor(x, f"{prefix}x", like=ref)
+    if xt.ndim != 3 or xt.shape[0] != e or xt.shape[2] != d or xt.shape[1] < 1:
+        raise ValueError(
+            f"{prefix}x must have shape (E, N, d) = ({e}, N, {d}), got {tuple(xt.shape)}"
+        )
+    check_finite(xt, f"{prefix}x")
+    n = xt.shape[1]
+    yt = as_tensor(y, f"{prefix}y", like=ref)
+    if yt.ndim == 2 and m == 1:
+        yt = yt.unsqueeze(2)
+    yt = _as_members(yt, f"{prefix}y", ref, (e, n, m))
+    dyt = None
+    if need_dy:
+        if dy is None:
+            raise ValueError(f"{prefix}dy is needed when any member has w1 > 0 (Sobolev training)")
+        dyt = as_tensor(dy, f"{prefix}dy", like=ref)
+        if dyt.ndim == 3 and m == 1:
+            dyt = dyt.unsqueeze(2)
+        dyt = _as_members(dyt, f"{prefix}dy", ref, (e, n, m, d))
+    return xt, yt, dyt
+
+
+def _member_losses(ensemble, x, y, dy, w0, w1) -> tuple[torch.Tensor, ...]:
+    """Per-member weighted total, order-0 and order-1 terms (None without dy), each (E,)."""
+    pred, jac = ensemble._forward(x, dy is not None)
+    l0 = ((pred - y) ** 2).sum(2).mean(1)
+    total = w0 * l0
+    l1 = None
+    if dy is not None:
+        l1 = ((jac - dy) ** 2).sum((2, 3)).mean(1)
+        total = total + w1 * l1
+    return total, l0, l1
+
+
 def fit_ensemble(
     ensemble: MLPEnsemble,
     x: Any,
@@ -292,6 +308,11 @@ def fit_ensemble(
     batch_size: int | None = None,
     seed: int = 0,
     progress: bool = True,
+    validation: tuple | None = None,
+    val_metric: Literal["values", "loss"] = "values",
+    eval_every: int = 1,
+    patience: int | None = None,
+    tol: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Train every member of ``ensemble`` on its own data with Adam, all at once.
 
@@ -309,7 +330,8 @@ def fit_ensemble(
     dy : array or Tensor, shape (E, N, m, d) or (E, N, d); optional
         Target input derivatives; needed when any ``w1`` is positive.
     weights : sequence of 2 floats, or array (E, 2)
-        ``(w0, w1)`` for all members, or per member.
+        Per-order loss weights ``(w0, w1)`` for all members, or per member (the same
+        meaning as in :class:`sobolev.SobolevLoss`).
     steps : int
         Adam steps (full batch unless ``batch_size``).
     lr : float
@@ -323,13 +345,27 @@ def fit_ensemble(
         Seeds the minibatch order.
     progress : bool
         tqdm bar (see :func:`sobolev.fit.progress_enabled`).
+    validation : (x_val, y_val) or (x_val, y_val, dy_val), optional
+        Held-out data per member, shapes (E, N_val, d), (E, N_val, m) or (E, N_val),
+        (E, N_val, m, d) or (E, N_val, d). Evaluated and restored per member as in
+        :func:`sobolev.fit`: each member keeps its own best state, and a member that
+        has run out of patience keeps the state it stopped with, so every member
+        ends as its own :func:`sobolev.fit` run would. Training ends when every
+        member has stopped.
+    val_metric : {"values", "loss"}
+        As in :func:`sobolev.fit`; ``"loss"`` uses each member's ``(w0, w1)`` and
+        needs ``dy_val`` when any ``w1`` is positive.
+    eval_every, patience, tol
+        As in :func:`sobolev.fit`.
 
     Returns
     -------
     dict of str to ndarray
         ``"total"``, ``"order0"``, ``"order1"`` per step and member, shape (steps, E)
         (unweighted terms; ``order1`` is 0 where no derivatives were fitted), and
-        ``"lr"`` (steps,).
+        ``"lr"`` (steps,); ``steps`` is the number of steps run. With ``validation``
+        also ``"val_step"`` (n_evals,), ``"val"`` (n_evals, E), and per member
+        ``"best_step"``, ``"best_val"`` and ``"stopped_step"`` (E,).
 
     Raises
     ------
@@ -340,17 +376,8 @@ def fit_ensemble(
     """
     if not isinstance(ensemble, MLPEnsemble):
         raise ValueError(f"ensemble must be an MLPEnsemble, got {type(ensemble).__name__}")
-    ref = ensemble.weights[0]
-    e, d, m = ensemble.n_members, ensemble.in_dim, ensemble.out_dim
-    xt = as_tensor(x, "x", like=ref)
-    if xt.ndim != 3 or xt.shape[0] != e or xt.shape[2] != d or xt.shape[1] < 1:
-        raise ValueError(f"x must have shape (E, N, d) = ({e}, N, {d}), got {tuple(xt.shape)}")
-    check_finite(xt, "x")
-    n = xt.shape[1]
-    yt = as_tensor(y, "y", like=ref)
-    if yt.ndim == 2 and m == 1:
-        yt = yt.unsqueeze(2)
-    yt = _as_members(yt, "y", ref, (e, n, m))
+    ref = ensemble.layers[0]
+    e = ensemble.n_members
     w = as_tensor(weights, "weights", like=ref)
     if w.ndim == 1:
         w = w.unsqueeze(0).expand(e, -1)
@@ -360,55 +387,84 @@ def fit_ensemble(
             f"got {tuple(w.shape)}"
         )
     sobolev = bool((w[:, 1] > 0).any())
-    dyt = None
-    if sobolev:
-        if dy is None:
-            raise ValueError("dy is needed when any member has w1 > 0 (Sobolev training)")
-        dyt = as_tensor(dy, "dy", like=ref)
-        if dyt.ndim == 3 and m == 1:
-            dyt = dyt.unsqueeze(2)
-        dyt = _as_members(dyt, "dy", ref, (e, n, m, d))
+    xt, yt, dyt = _member_data(ensemble, x, y, dy, sobolev)
+    n = xt.shape[1]
     steps, batch_size = check_schedule(steps, lr, schedule, batch_size, n)
+    seed = check_seed(seed)
+    eval_every, patience, tol = check_early_stopping(
+        validation, val_metric, eval_every, patience, tol
+    )
+    w0, w1 = w[:, 0], w[:, 1]
+    early = None
+    if validation is not None:
+        if not (isinstance(validation, tuple | list) and len(validation) in (2, 3)):
+            raise ValueError(
+                "validation must be (x_val, y_val) or (x_val, y_val, dy_val), "
+                f"got {type(validation).__name__}"
+            )
+        need = sobolev and val_metric == "loss"
+        dy_val = validation[2] if len(validation) == 3 else None
+        xv, yv, dyv = _member_data(ensemble, *validation[:2], dy_val, need, "validation ")
+        if val_metric == "values":
+            dyv = None
 
-    params = list(ensemble.parameters())
-    opt = torch.optim.Adam(params, lr=lr, fused=True)
+        def evaluate() -> torch.Tensor:
+            total, l0, _ = _member_losses(ensemble, xv, yv, dyv, w0, w1)
+            return total if val_metric == "loss" else l0
+
+        early = EarlyStopping(
+            evaluate, list(ensemble.parameters()), e, eval_every=eval_every,
+            patience=patience, tol=tol, member_axis=True,
+        )  # fmt: skip
+
+    opt = torch.optim.Adam(list(ensemble.parameters()), lr=lr, fused=True)
     hist = {k: torch.zeros(steps, e, dtype=ref.dtype) for k in ("total", "order0", "order1")}
     lrs = np.zeros(steps)
     batches = minibatches(n, batch_size, torch.Generator().manual_seed(seed))
-    w0, w1 = w[:, 0], w[:, 1]
-    bar = tqdm(range(steps), disable=not progress_enabled(progress), desc="ensemble", leave=False)
-    for step in bar:
-        step_lr = learning_rate(lr, schedule, step, steps)
-        for group in opt.param_groups:
-            group["lr"] = step_lr
-        lrs[step] = step_lr
-        idx = next(batches)
+    checked = [0]
+
+    def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
         if idx is None:
             xb, yb, dyb = xt, yt, dyt
         else:
             xb, yb = xt[:, idx], yt[:, idx]
             dyb = None if dyt is None else dyt[:, idx]
-        opt.zero_grad(set_to_none=True)
-        pred, jac = ensemble._forward(xb, sobolev)
-        l0 = ((pred - yb) ** 2).sum(2).mean(1)
-        total = w0 * l0
-        if sobolev:
-            l1 = ((jac - dyb) ** 2).sum((2, 3)).mean(1)
-            total = total + w1 * l1
+        total, l0, l1 = _member_losses(ensemble, xb, yb, dyb, w0, w1)
+        if l1 is not None:
             hist["order1"][step] = l1.detach()
-        total.sum().backward()
-        opt.step()
         hist["order0"][step] = l0.detach()
         hist["total"][step] = total.detach()
+        return total.sum()
+
+    def after_step(step: int, step_lr: float) -> str | None:
+        lrs[step] = step_lr
+        # Checking every step would synchronise with the device each time.
         if step % 100 == 99 or step == steps - 1:
-            bad = ~torch.isfinite(hist["total"][step])
-            if bool(bad.any()):
-                first = int((~torch.isfinite(hist["total"])).any(1).nonzero()[0])
-                raise FloatingPointError(
-                    f"loss of member(s) {bad.nonzero().flatten().tolist()} became non-finite "
-                    f"at step {first}; lower lr or check the targets' scale"
-                )
-            bar.set_postfix(loss=f"{float(hist['total'][step].mean()):.3g}")
-    out = {k: v.numpy() for k, v in hist.items()}
-    out["lr"] = lrs
+            _check_finite_rows(hist["total"], checked[0], step + 1)
+            checked[0] = step + 1
+            return f"{float(hist['total'][step].mean()):.3g}"
+        return None
+
+    with torch.random.fork_rng(devices=[]):
+        ran = train(
+            opt, step_loss, lr=lr, schedule=schedule, steps=steps, batches=batches,
+            after_step=after_step, progress=progress, desc="ensemble", early=early,
+        )  # fmt: skip
+    _check_finite_rows(hist["total"], checked[0], ran)
+    out = {k: v[:ran].numpy() for k, v in hist.items()}
+    out["lr"] = lrs[:ran]
+    if early is not None:
+        out.update({k: v.numpy() for k, v in early.restore(ran).items()})
     return out
+
+
+def _check_finite_rows(total: torch.Tensor, start: int, stop: int) -> None:
+    rows = total[start:stop]
+    bad = ~torch.isfinite(rows)
+    if bool(bad.any()):
+        first = start + int(bad.any(1).nonzero()[0])
+        members = bad.any(0).nonzero().flatten().tolist()
+        raise FloatingPointError(
+            f"loss of member(s) {members} became non-finite at step {first}; "
+            "lower lr or check the targets' scale"
+        )

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import math
-import os
-import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from sobolev._training import check_schedule, learning_rate, minibatches
-from sobolev._validation import check_inputs
+from sobolev import derivatives as D
+from sobolev._training import (
+    EarlyStopping,
+    check_early_stopping,
+    check_schedule,
+    check_seed,
+    minibatches,
+    progress_enabled,
+    train,
+)
+from sobolev._validation import check_inputs, check_nonnegative_float
 from sobolev.loss import SobolevLoss
 from sobolev.target import Target
 
 __all__ = ["fit", "progress_enabled"]
-
-
-def progress_enabled(progress: bool) -> bool:
-    """Show progress bars only when asked, on a terminal, and outside CI."""
-    return bool(progress) and sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def fit(
@@ -39,7 +40,12 @@ def fit(
     schedule: Literal["constant", "cosine"] = "constant",
     weight_decay: float = 0.0,
     optimizer: Callable[..., torch.optim.Optimizer] | None = None,
-) -> dict[str, list[float]]:
+    validation: tuple[Any, Target] | None = None,
+    val_metric: Literal["values", "loss"] = "values",
+    eval_every: int = 1,
+    patience: int | None = None,
+    tol: float = 0.0,
+) -> dict[str, Any]:
     """Train ``model`` on ``target`` at inputs ``x`` with Adam (by default).
 
     Parameters
@@ -47,7 +53,7 @@ def fit(
     model : nn.Module
         Maps (N, d) to (N, m) or (N,); trained in place.
     x : array or Tensor, shape (N, d)
-        Training inputs; moved to the device of the model's parameters.
+        Training inputs; moved to the device and dtype of the model's parameters.
     target : Target
         Array targets hold the same N samples as ``x``.
     loss : SobolevLoss, optional
@@ -55,14 +61,14 @@ def fit(
     steps : int
         Number of optimiser steps (0 returns an empty history).
     lr : float
-        Initial learning rate.
+        Initial learning rate (a positive finite number; bool is refused).
     batch_size : int, optional
         None for full-batch steps; otherwise minibatches drawn by reshuffling the
         samples every epoch.
     seed : int
         Seeds minibatch order, random projections and any randomness in the model
         (dropout) for this call only; with the same initial model, the same seed gives
-        an identical history on CPU.
+        an identical history on CPU. None is refused: every run is seeded.
     progress : bool
         Show a tqdm bar (never when stderr is not a terminal or ``CI`` is set).
     schedule : {"constant", "cosine"}
@@ -71,15 +77,38 @@ def fit(
         Passed to the optimiser.
     optimizer : callable, optional
         ``optimizer(params, lr=..., weight_decay=...)``; defaults to ``torch.optim.Adam``.
+    validation : (x_val, target_val), optional
+        Held-out inputs (N_val, d) and their :class:`Target`. The model is evaluated
+        before training, every ``eval_every`` steps and after the last step (in eval
+        mode, without drawing random numbers, so training is unchanged), and the
+        state with the lowest held-out metric is restored at the end.
+    val_metric : {"values", "loss"}
+        ``"values"``: mean over samples of the squared value error (summed over
+        outputs), the order-0 term of the loss. ``"loss"``: the training loss with the
+        same order and weights, exact (random projections are replaced by the exact
+        terms so that the metric is deterministic); needs derivatives in
+        ``target_val``.
+    eval_every : int
+        Optimiser steps between held-out evaluations.
+    patience : int, optional
+        Stop after this many evaluations in a row without a relative improvement
+        larger than ``tol`` over the best so far; None never stops early.
+    tol : float
+        Relative improvement that resets the patience (0: any decrease).
 
     Returns
     -------
-    dict of str to list of float
-        Per-step ``"total"`` loss, unweighted ``"order0"``.. ``"order{K}"`` terms (see
-        :attr:`SobolevLoss.components`) and ``"lr"``.
+    dict
+        Per-step lists ``"total"`` (the weighted loss), the unweighted ``"order0"``..
+        ``"order{K}"`` terms (see :attr:`SobolevLoss.components`) and ``"lr"``. With
+        ``validation`` also ``"val_step"`` (list of int, steps done at each
+        evaluation), ``"val"`` (list of float), ``"best_step"``, ``"best_val"`` (the
+        restored state's step and metric) and ``"stopped_step"`` (steps run).
 
     Raises
     ------
+    ValueError
+        On a bad argument (the message names it), before any training.
     FloatingPointError
         If the loss becomes NaN or inf; the message names the step.
     """
@@ -97,42 +126,116 @@ def fit(
     if not params:
         raise ValueError("model has no trainable parameters")
     x = check_inputs(x).to(device=params[0].device, dtype=params[0].dtype)
+    in_dim = getattr(model, "in_dim", None)
+    if isinstance(in_dim, int) and x.shape[1] != in_dim:
+        raise ValueError(f"x has d = {x.shape[1]} columns but the model expects in_dim = {in_dim}")
     n = x.shape[0]
     if not target.is_function and len(target) != n:
         raise ValueError(f"x has N = {n} samples but target has {len(target)}")
     steps, batch_size = check_schedule(steps, lr, schedule, batch_size, n)
+    seed = check_seed(seed)
+    check_nonnegative_float(weight_decay, "weight_decay")
+    if optimizer is not None and not callable(optimizer):
+        raise ValueError(f"optimizer must be callable, got {type(optimizer).__name__}")
+    eval_every, patience, tol = check_early_stopping(
+        validation, val_metric, eval_every, patience, tol
+    )
+    evaluate = None
+    if validation is not None:
+        evaluate = _held_out(model, x, target, loss, validation, val_metric)
 
     make_opt = optimizer or torch.optim.Adam
     opt = make_opt(params, lr=lr, weight_decay=weight_decay)
-    history: dict[str, list[float]] = {"total": [], "lr": []}
+    history: dict[str, Any] = {"total": [], "lr": []}
     history.update({f"order{k}": [] for k in range(loss.order + 1)})
     generator = torch.Generator().manual_seed(seed)
     batches = minibatches(n, batch_size, generator)
+
+    def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
+        if idx is None:
+            xb, tb = x, target
+        else:
+            idx = idx.to(x.device)
+            xb, tb = x[idx], target[idx]
+        value = loss(model, xb, tb, generator=generator)
+        if not math.isfinite(loss.components["total"]):
+            raise FloatingPointError(
+                f"loss became {loss.components['total']} at step {step} "
+                f"(components {loss.components}); lower lr or check the targets' scale"
+            )
+        return value
+
+    def after_step(step: int, step_lr: float) -> str | None:
+        for key, val in loss.components.items():
+            history[key].append(val)
+        history["lr"].append(step_lr)
+        return f"{loss.components['total']:.3g}" if step % 50 == 0 else None
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        bar = tqdm(range(steps), disable=not progress_enabled(progress), desc="fit", leave=False)
-        for step in bar:
-            step_lr = learning_rate(lr, schedule, step, steps)
-            for group in opt.param_groups:
-                group["lr"] = step_lr
-            idx = next(batches)
-            if idx is None:
-                xb, tb = x, target
-            else:
-                idx = idx.to(x.device)
-                xb, tb = x[idx], target[idx]
-            opt.zero_grad(set_to_none=True)
-            value = loss(model, xb, tb, generator=generator)
-            if not math.isfinite(loss.components["total"]):
-                raise FloatingPointError(
-                    f"loss became {loss.components['total']} at step {step} "
-                    f"(components {loss.components}); lower lr or check the targets' scale"
-                )
-            value.backward()
-            opt.step()
-            for key, val in loss.components.items():
-                history[key].append(val)
-            history["lr"].append(step_lr)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{loss.components['total']:.3g}")
+        early = None
+        if evaluate is not None:
+            state = list(model.state_dict().values())
+            early = EarlyStopping(
+                evaluate, state, 1, eval_every=eval_every, patience=patience, tol=tol,
+                member_axis=False,
+            )  # fmt: skip
+        ran = train(
+            opt, step_loss, lr=lr, schedule=schedule, steps=steps, batches=batches,
+            after_step=after_step, progress=progress, desc="fit", early=early,
+        )  # fmt: skip
+    if early is not None:
+        rec = early.restore(ran)
+        history["val_step"] = rec["val_step"].tolist()
+        history["val"] = rec["val"][:, 0].tolist()
+        history["best_step"] = int(rec["best_step"][0])
+        history["best_val"] = float(rec["best_val"][0])
+        history["stopped_step"] = int(rec["stopped_step"][0])
     return history
+
+
+def _held_out(
+    model: nn.Module, x: torch.Tensor, target: Target, loss: SobolevLoss, validation, metric: str
+) -> Callable[[], torch.Tensor]:
+    """Validate ``validation`` and return the closure computing the held-out metric."""
+    if not (isinstance(validation, tuple | list) and len(validation) == 2):
+        raise ValueError(
+            "validation must be a pair (x_val, target_val) with target_val a sobolev.Target, "
+            f"got {type(validation).__name__}"
+            + (f" of length {len(validation)}" if isinstance(validation, tuple | list) else "")
+        )
+    xv = check_inputs(validation[0], "validation x_val").to(device=x.device, dtype=x.dtype)
+    tv = validation[1]
+    if xv.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"validation x_val has d = {xv.shape[1]} columns but x has d = {x.shape[1]}"
+        )
+    if not isinstance(tv, Target):
+        raise ValueError(f"validation target_val must be a sobolev.Target, got {type(tv).__name__}")
+    if not tv.is_function and len(tv) != xv.shape[0]:
+        raise ValueError(
+            f"validation x_val has N_val = {xv.shape[0]} samples but target_val has {len(tv)}"
+        )
+    if metric == "loss" and not tv.is_function and tv.max_order < loss.order:
+        raise ValueError(
+            f'val_metric="loss" with SobolevLoss(order={loss.order}) needs derivatives up to '
+            f"order {loss.order} in validation target_val, which has order {tv.max_order}"
+        )
+
+    def evaluate() -> torch.Tensor:
+        modes = [(mod, mod.training) for mod in model.modules()]
+        model.eval()
+        try:
+            if metric == "values":
+                with torch.no_grad():
+                    err = ((D._evaluate(model, xv) - tv.values(xv)) ** 2).sum(1).mean()
+            else:
+                # The training weights ("auto" resolved on the training target), exact terms.
+                exact = SobolevLoss(loss.order, weights=loss.resolve_weights(target, x))
+                err = exact(model, xv, tv)
+        finally:
+            for mod, mode in modes:
+                mod.training = mode
+        return err.detach().reshape(1)
+
+    return evaluate

@@ -135,7 +135,7 @@ def test_mlp_shapes_seed_and_validation():
     assert "activation='silu'" in repr(a)
     with pytest.raises(ValueError, match="activation must be one of"):
         sb.MLP(2, 1, activation="swish")
-    with pytest.raises(ValueError, match="hidden must be a sequence of positive integers"):
+    with pytest.raises(ValueError, match=r"hidden\[0\] must be an integer >= 1"):
         sb.MLP(2, 1, hidden=(0,))
-    with pytest.raises(ValueError, match="in_dim must be a positive integer"):
+    with pytest.raises(ValueError, match="in_dim must be an integer >= 1"):
         sb.MLP(0, 1)
