@@ -46,7 +46,9 @@ def csv_text(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] | None = N
             seen.update(dict.fromkeys(r))
         fields = list(seen)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
+    writer = csv.DictWriter(
+        buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for r in rows:
         writer.writerow({k: "" if r.get(k) is None else r.get(k) for k in fields})
