@@ -1,0 +1,57 @@
+"""The fair-comparison protocol every study uses (issue #14).
+
+- **Selection on held-out data only** (:mod:`.selection`): k-fold cross-validation
+  inside the ``n`` training points (:func:`kfold`) when labels are few, a validation
+  split (:func:`validation_split`) when they are plentiful. :func:`select` takes a
+  scorer ``score(config, train_idx, val_idx)`` over the training set only; the
+  chosen hyperparameters go into the cell (:meth:`Selection.record`).
+- **Equal budgets** (:class:`Budget`, :func:`grid`): every method gets the same
+  number of trial configurations.
+- **Batched trials** (:mod:`.batched`): one method's (configs x folds x seeds) as
+  member stacks for :func:`sobolev.ensemble.fit_ensemble`, read back with
+  :func:`stack_scores` and chosen per seed with :func:`select_scores`.
+- **Convergence** (:mod:`.convergence`) and **diagnostics** (:mod:`.diagnostics`):
+  the ``convergence`` entry of a result; dead ReLU units and final loss per term.
+- **Verdicts**: :func:`sobolev_lab.stats.paired_verdicts`.
+"""
+
+from sobolev_lab.protocol.batched import (
+    Member,
+    MemberStack,
+    heldout_mse,
+    member_stacks,
+    member_weights,
+    stack_scores,
+)
+from sobolev_lab.protocol.convergence import CRITERION, converged, convergence_record
+from sobolev_lab.protocol.diagnostics import dead_unit_fraction, final_train_losses
+from sobolev_lab.protocol.selection import (
+    Budget,
+    Selection,
+    grid,
+    kfold,
+    select,
+    select_scores,
+    validation_split,
+)
+
+__all__ = [
+    "CRITERION",
+    "Budget",
+    "Member",
+    "MemberStack",
+    "Selection",
+    "converged",
+    "convergence_record",
+    "dead_unit_fraction",
+    "final_train_losses",
+    "grid",
+    "heldout_mse",
+    "kfold",
+    "member_stacks",
+    "member_weights",
+    "select",
+    "select_scores",
+    "stack_scores",
+    "validation_split",
+]

@@ -1,0 +1,244 @@
+"""Batched trials: one method's (configs x folds x seeds) as ensemble member stacks.
+
+:func:`member_stacks` lays the trials out for :func:`sobolev.ensemble.fit_ensemble`,
+one stack per value of the trainer arguments that cannot differ between members (the
+learning rate today); :func:`stack_scores` reads the per-member held-out errors back
+into a (seeds, configs, folds) array for
+:func:`sobolev_lab.protocol.selection.select_scores`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sobolev._validation import check_nonnegative_int
+from sobolev_lab.protocol.selection import Split, check_splits
+
+__all__ = [
+    "Member",
+    "MemberStack",
+    "heldout_mse",
+    "member_stacks",
+    "member_weights",
+    "stack_scores",
+]
+
+
+# -- batched trials for the ensemble trainer ------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One trial: candidate ``config``, split ``fold``, data and initial weights of ``seed``."""
+
+    config: int
+    fold: int
+    seed: int
+
+
+@dataclasses.dataclass
+class MemberStack:
+    """The inputs of one :func:`sobolev.ensemble.fit_ensemble` call.
+
+    Attributes
+    ----------
+    shared : dict
+        Trainer arguments common to the stack (``lr``, ...): pass as ``**shared``.
+    members : tuple of Member
+        Member ``e`` of the ensemble; build it with
+        ``MLPEnsemble.from_seeds(..., seeds=[m.seed for m in members])``.
+    x, y : ndarray, shapes (E, N, d) and (E, N)
+        Each member's fold-training data.
+    dy : ndarray, shape (E, N, d), or None
+        Derivative targets (None when no member uses them).
+    weights : ndarray, shape (E, 2)
+        ``(w0, w1)`` per member (:func:`member_weights`).
+    x_val, y_val : ndarray, shapes (E, M, d) and (E, M)
+        Each member's held-out points.
+    """
+
+    shared: dict[str, Any]
+    members: tuple[Member, ...]
+    x: np.ndarray
+    y: np.ndarray
+    dy: np.ndarray | None
+    weights: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+    @property
+    def seeds(self) -> list[int]:
+        return [m.seed for m in self.members]
+
+
+def member_weights(config: Mapping[str, Any], x: np.ndarray, y: np.ndarray, dy) -> tuple:
+    """Loss weights ``(w0, w1)`` of ``config["derivative_weight"]`` on one training set.
+
+    Absent or 0 is value-only training ``(1, 0)``; a number ``w`` is ``(1, w)``;
+    ``"auto"`` is :class:`sobolev.SobolevLoss`'s balance computed on this fold's
+    training targets (``x`` (N, d), ``y`` (N,), ``dy`` (N, d)).
+    """
+    w = config.get("derivative_weight", 0.0)
+    if w == "auto":
+        import torch
+
+        from sobolev import SobolevLoss, Target
+
+        if dy is None:
+            raise ValueError('derivative_weight "auto" needs derivative targets dy')
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        return SobolevLoss(order=1, weights="auto").resolve_weights(Target.from_arrays(y, dy), xt)
+    if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w >= 0):
+        raise ValueError(f'derivative_weight must be a number >= 0 or "auto", got {w!r}')
+    if w > 0 and dy is None:
+        raise ValueError(f"derivative_weight {w} > 0 needs derivative targets dy")
+    return (1.0, float(w))
+
+
+def member_stacks(
+    x: Any,
+    y: Any,
+    dy: Any,
+    configs: Sequence[dict[str, Any]],
+    splits: Sequence[Sequence[Split]],
+    seeds: Sequence[int],
+    *,
+    shared_keys: Sequence[str] = ("lr",),
+) -> list[MemberStack]:
+    """Lay the (configs x folds x seeds) trials of one method out as ensemble stacks.
+
+    Parameters
+    ----------
+    x, y : array, shapes (S, n, d) and (S, n)
+        The training set of each seed (seed ``seeds[s]`` owns ``x[s]``).
+    dy : array (S, n, d), callable or None
+        Derivative targets. A callable ``dy(s, train_idx) -> (len(train_idx), d)`` is
+        evaluated per seed index and fold, so targets estimated from values (e.g.
+        :func:`sobolev.estimate.estimate_gradients`) use the fold's training points
+        only and never see its held-out ones.
+    configs : sequence of dict
+        Candidates; keys in ``shared_keys`` select the stack, ``derivative_weight`` the
+        member's loss weights, other keys are the caller's.
+    splits : sequence over seeds of sequence of (train_idx, val_idx)
+        ``splits[s]`` splits seed ``s``'s ``n`` points (e.g. ``kfold(n, k, seed)``);
+        all training parts have one size, and all held-out parts another.
+    seeds : sequence of int
+        Initial-weight seeds, aligned with the first axis of ``x``.
+    shared_keys : sequence of str
+        Config keys that the trainer takes once per call (not per member).
+
+    Returns
+    -------
+    list of MemberStack
+        One per distinct value of ``shared_keys``, members ordered config, fold, seed.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    seeds = [check_nonnegative_int(s, "seeds[i]") for s in seeds]
+    if x.ndim != 3 or y.shape != x.shape[:2] or x.shape[0] != len(seeds):
+        raise ValueError(
+            f"x must be (S, n, d) and y (S, n) with S = len(seeds) = {len(seeds)}, got "
+            f"{x.shape} and {y.shape}"
+        )
+    if len(splits) != len(seeds):
+        raise ValueError(f"splits must hold one list of splits per seed ({len(seeds)})")
+    splits = [check_splits(sp, f"splits[{s}]") for s, sp in enumerate(splits)]
+    n_folds = {len(sp) for sp in splits}
+    sizes = {(tr.size, va.size) for sp in splits for tr, va in sp}
+    if len(n_folds) != 1 or len(sizes) != 1:
+        raise ValueError(
+            "every seed needs the same number of splits with one train and one held-out "
+            f"size (members share N), got {sorted(n_folds)} splits and sizes {sorted(sizes)}; "
+            "use kfold with k dividing n"
+        )
+    if callable(dy):
+        targets = dy
+    elif dy is None:
+        targets = None
+    else:
+        dy_arr = np.asarray(dy, dtype=np.float64)
+        if dy_arr.shape != x.shape:
+            raise ValueError(f"dy must have shape {x.shape} like x, got {dy_arr.shape}")
+
+        def targets(s, idx):
+            return dy_arr[s, idx]
+
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for c, config in enumerate(configs):
+        missing = [k for k in shared_keys if k not in config]
+        if missing:
+            raise ValueError(f"configs[{c}] lacks the shared trainer key(s) {missing}")
+        key = json.dumps({k: config[k] for k in shared_keys}, sort_keys=True)
+        groups.setdefault(key, []).append((c, config))
+    stacks = []
+    for key, group in groups.items():
+        members, xs, ys, dys, ws, xv, yv = [], [], [], [], [], [], []
+        for c, config in group:
+            for f in range(next(iter(n_folds))):
+                for s, seed in enumerate(seeds):
+                    tr, va = splits[s][f]
+                    g = None if targets is None else np.asarray(targets(s, tr), dtype=np.float64)
+                    if g is not None and g.shape != (tr.size, x.shape[2]):
+                        raise ValueError(
+                            f"dy({s}, train_idx) must have shape {(tr.size, x.shape[2])}"
+                        )
+                    w = member_weights(config, x[s, tr], y[s, tr], g)
+                    members.append(Member(c, f, seed))
+                    xs.append(x[s, tr]), ys.append(y[s, tr]), ws.append(w)
+                    dys.append(np.zeros_like(x[s, tr]) if g is None else g)
+                    xv.append(x[s, va]), yv.append(y[s, va])
+        weights = np.asarray(ws, dtype=np.float64)
+        stacks.append(
+            MemberStack(
+                shared=json.loads(key),
+                members=tuple(members),
+                x=np.stack(xs),
+                y=np.stack(ys),
+                dy=np.stack(dys) if (weights[:, 1] > 0).any() else None,
+                weights=weights,
+                x_val=np.stack(xv),
+                y_val=np.stack(yv),
+            )
+        )
+    return stacks
+
+
+def heldout_mse(stack: MemberStack, y_pred: Any) -> np.ndarray:
+    """Per-member value MSE on the held-out points; ``y_pred`` (E, M) or (E, M, 1).
+
+    Non-finite predictions give an inf error (the trial diverged) rather than NaN.
+    """
+    p = np.asarray(y_pred, dtype=np.float64)
+    if p.ndim == 3 and p.shape[2] == 1:
+        p = p[..., 0]
+    if p.shape != stack.y_val.shape:
+        raise ValueError(f"y_pred must have shape {stack.y_val.shape}, got {p.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = ((p - stack.y_val) ** 2).mean(1)
+    return np.where(np.isfinite(err), err, np.inf)
+
+
+def stack_scores(
+    stacks: Sequence[MemberStack], errors: Sequence[Any], n_configs: int, seeds: Sequence[int]
+) -> np.ndarray:
+    """Gather per-member held-out errors into an array of shape (S, C, K).
+
+    ``errors[i]`` holds stack ``i``'s member errors, shape (E_i,) (from
+    :func:`heldout_mse`, or the early-stopping history's ``best_val``). Every
+    (seed, config, fold) must be filled exactly once.
+    """
+    seeds = list(seeds)
+    n_folds = 1 + max(m.fold for st in stacks for m in st.members)
+    out = np.full((len(seeds), n_configs, n_folds), np.nan)
+    for st, err in zip(stacks, errors, strict=True):
+        err = np.asarray(err, dtype=np.float64)
+        if err.shape != (len(st.members),):
+            raise ValueError(f"errors must have shape ({len(st.members)},), got {err.shape}")
+        for m, e in zip(st.members, err, strict=True):
+            out[seeds.index(m.seed), m.config, m.fold] = e if not math.isnan(e) else np.inf
+    if np.isnan(out).any():
+        raise ValueError("some (seed, config, fold) trials have no error; pass every stack")
+    return out
