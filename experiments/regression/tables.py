@@ -80,28 +80,13 @@ def _wide(rows, functions, sizes, methods, cell_text) -> str:
 
 def _wide_tables(rows, functions, sizes, methods) -> list[str]:
     """The paper's layout: functions as columns, {sizes} x {methods} as rows."""
+    out = []
+    for short, metric in SHORTS:
+        text = lambda r, m=metric: _pm(r[f"{m}_mean"], r[f"{m}_sem"])  # noqa: E731
+        out += [f"## Test MSE of {short}", "", _wide(rows, functions, sizes, methods, text)]
     others = [m for m in methods if m != "regular"]
-    values = _wide(
-        rows,
-        functions,
-        sizes,
-        methods,
-        lambda r: _pm(r["test_mse_values_mean"], r["test_mse_values_sem"]),
-    )
-    grads = _wide(
-        rows,
-        functions,
-        sizes,
-        methods,
-        lambda r: _pm(r["test_mse_gradients_mean"], r["test_mse_gradients_sem"]),
-    )
     return [
-        "## Test MSE of values",
-        "",
-        values,
-        "## Test MSE of gradients",
-        "",
-        grads,
+        *out,
         "## Ratio regular / method (values, gradients); > 1: the method wins",
         "",
         _wide(rows, functions, sizes, others, _ratio),
