@@ -20,7 +20,17 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smaller counting table (d, q <= 4) and fewer knots"
+        "--preset",
+        choices=("quick", "full"),
+        default="full",
+        help="quick: smaller counting table (d, q <= 4) and fewer knots (default: full)",
+    )
+    parser.add_argument(
+        "--quick",
+        dest="preset",
+        action="store_const",
+        const="quick",
+        help="the same as --preset quick (kept for one release)",
     )
     parser.add_argument("--max-dim", type=int, default=6, help="counting table: largest d")
     parser.add_argument("--max-degree", type=int, default=6, help="counting table: largest q")
@@ -38,10 +48,9 @@ def run(args: argparse.Namespace) -> int:
     max_dim, max_degree = args.max_dim, args.max_degree
     if max_dim < 1 or max_degree < 1:
         raise SystemExit("--max-dim and --max-degree must be >= 1")
-    if args.quick:
+    quick = args.preset == "quick"
+    if quick:
         max_dim, max_degree = min(max_dim, 4), min(max_degree, 4)
-    text, ok = build_report(
-        max_dim=max_dim, max_degree=max_degree, seed=args.seed, quick=args.quick
-    )
+    text, ok = build_report(max_dim=max_dim, max_degree=max_degree, seed=args.seed, quick=quick)
     print(text)
     return 0 if ok else 1

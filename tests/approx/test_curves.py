@@ -66,3 +66,29 @@ def test_crossing_point_interpolates_in_log_log():
 def test_bad_input_is_refused(x, err, match):
     with pytest.raises(ValueError, match=match):
         fit_power_law(x, err)
+
+
+def test_fit_matches_scipy_linregress():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    x = np.array([8.0, 16, 32, 64, 128])
+    err = 0.7 * x**-0.9 * np.exp(0.2 * rng.standard_normal((3, x.size)))
+    fit = fit_power_law(x, err, level=0.9)
+    ref = stats.linregress(np.log(np.tile(x, 3)), np.log(err.ravel()))
+    half = stats.t.ppf(0.95, err.size - 2) * ref.stderr
+    assert fit.exponent == pytest.approx(-ref.slope, rel=1e-12)
+    assert fit.prefactor == pytest.approx(math.exp(ref.intercept), rel=1e-12)
+    assert fit.exponent_ci == pytest.approx((-ref.slope - half, -ref.slope + half), rel=1e-12)
+    assert fit.r2 == pytest.approx(ref.rvalue**2, rel=1e-12)
+
+
+def test_samples_to_reach_beyond_the_float_range_is_invalid():
+    x = np.array([1.0, 10, 100])
+    fit = fit_power_law(x, [1.0, 1.0 - 1e-9, 1.0 - 2e-9])
+    assert samples_to_reach(fit, 1e-3) == {
+        "value": None,
+        "ci": None,
+        "extrapolated": None,
+        "valid": False,
+    }

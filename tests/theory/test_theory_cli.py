@@ -19,12 +19,15 @@ def test_register_adds_theory_subcommand():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     register(sub)
-    args = parser.parse_args(["theory", "--quick", "--max-dim", "2"])
-    assert args.func is run and args.quick and args.max_dim == 2 and args.max_degree == 6
+    args = parser.parse_args(["theory", "--preset", "quick", "--max-dim", "2"])
+    assert args.func is run and args.preset == "quick"
+    assert args.max_dim == 2 and args.max_degree == 6
+    assert parser.parse_args(["theory"]).preset == "full"
+    assert parser.parse_args(["theory", "--quick"]).preset == "quick"
 
 
 def test_quick_report_passes_and_has_every_section(capsys):
-    status = run(argparse.Namespace(quick=True, max_dim=2, max_degree=2, seed=0))
+    status = run(argparse.Namespace(preset="quick", max_dim=2, max_degree=2, seed=0))
     out = capsys.readouterr().out
     assert status == 0
     for heading in (
@@ -47,7 +50,9 @@ def test_counting_table_in_report_marks_exceptions():
 
 
 def test_cli_module_is_light():
-    code = "import sys, theory.cli; print('torch' in sys.modules, 'sympy' in sys.modules)"
+    code = (
+        "import sys, sobolev_lab.theory.cli; print('torch' in sys.modules, 'sympy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 
@@ -58,9 +63,16 @@ def test_theory_never_imports_sobolev():
     assert offenders == []
 
 
+def test_theory_imports_only_theory_from_the_lab():
+    # Data flows theory -> lab: the lab's fits and studies build on theory, never back.
+    pattern = re.compile(r"^\s*(from|import)\s+sobolev_lab\.(?!theory\b)", re.MULTILINE)
+    offenders = [p.name for p in THEORY_DIR.rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+
+
 def test_bad_cli_arguments():
     with pytest.raises(SystemExit):
-        run(argparse.Namespace(quick=True, max_dim=0, max_degree=2, seed=0))
+        run(argparse.Namespace(preset="quick", max_dim=0, max_degree=2, seed=0))
 
 
 def test_entry_point_is_installed():
