@@ -8,28 +8,24 @@ verified teacher per game, CUDA present when asked for.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
-from sobolev._validation import check_nonnegative_int, check_positive_int
+from sobolev._validation import (
+    check_choice,
+    check_nonnegative_float,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+    check_probability,
+)
 from sobolev_lab.config import StudyConfig, param
 
 __all__ = ["METHODS", "PRESETS", "DistillationConfig", "preflight"]
 
 METHODS = ("regular", "sobolev")
-
-
-def _check_number(
-    value: Any, name: str, *, low: float, high: float = math.inf, low_open: bool = False
-) -> None:
-    """Raise unless ``value`` is a finite real (not a bool) in [low, high], or (low, high]."""
-    real = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not real or not low <= value <= high or (low_open and value == low):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{']' if high < math.inf else ')'}"
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
 
 
 def _check_distinct(values: tuple, name: str) -> None:
@@ -92,29 +88,32 @@ class DistillationConfig(StudyConfig):
         for game in self.games:
             check_game(game)
         _check_distinct(self.methods, "methods")
-        if any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods must be a subset of {METHODS}, got {list(self.methods)}")
+        for method in self.methods:
+            check_choice(method, "methods", METHODS)
         _check_distinct(self.fractions, "fractions")
         for fraction in self.fractions:
             split_pool(10, fraction, test_fraction=self.test_fraction, seed=0)
-        for key in ("seeds", "steps", "batch_size", "episodes", "max_steps", "eval_every"):
-            check_positive_int(getattr(self, key), key)
-        for key in ("curve_states", "student_channels", "student_hidden"):
+        for key in (
+            "seeds",
+            "steps",
+            "batch_size",
+            "episodes",
+            "max_steps",
+            "eval_every",
+            "curve_states",
+            "student_channels",
+            "student_hidden",
+        ):
             check_positive_int(getattr(self, key), key)
         check_positive_int(self.pool_size, "pool_size", minimum=100)
         check_nonnegative_int(self.pool_seed, "pool_seed")
         check_nonnegative_int(self.jacobian_states, "jacobian_states")
-        _check_number(self.epsilon, "epsilon", low=0.0, high=1.0)
-        _check_number(self.lr, "lr", low=0.0, low_open=True)
+        check_probability(self.epsilon, "epsilon")
+        check_positive_float(self.lr, "lr")
         if self.sobolev_weight != "auto":
-            _check_number(self.sobolev_weight, 'sobolev_weight (or "auto")', low=0.0)
-        if self.side not in ("input", "output"):
-            raise ValueError(f'side must be "input" or "output", got {self.side!r}')
-        if self.teacher_derivatives not in ("precomputed", "autodiff"):
-            raise ValueError(
-                'teacher_derivatives must be "precomputed" or "autodiff", '
-                f"got {self.teacher_derivatives!r}"
-            )
+            check_nonnegative_float(self.sobolev_weight, 'sobolev_weight (or "auto")')
+        check_choice(self.side, "side", ("input", "output"))
+        check_choice(self.teacher_derivatives, "teacher_derivatives", ("precomputed", "autodiff"))
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError) as exc:

@@ -45,7 +45,7 @@ import torch
 
 import sobolev as sb
 from sobolev._training import minibatches
-from sobolev._validation import check_positive_int
+from sobolev._validation import check_choice, check_nonnegative_float, check_positive_int
 from sobolev_lab.experiments.distillation.config import METHODS
 from sobolev_lab.experiments.distillation.envs import play
 from sobolev_lab.experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
@@ -176,15 +176,10 @@ def distill(
         ``curve`` (``step``, ``test_kl``, ``train_loss`` lists), ``test`` metrics,
         ``sobolev_weight`` used, ``seconds`` and ``seconds_per_step``.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_choice(method, "method", METHODS)
     steps = check_positive_int(steps, "steps")
-    if side not in ("output", "input"):
-        raise ValueError(f'side must be "output" or "input", got {side!r}')
-    if teacher_derivatives not in ("precomputed", "autodiff"):
-        raise ValueError(
-            f'teacher_derivatives must be "precomputed" or "autodiff", got {teacher_derivatives!r}'
-        )
+    check_choice(side, "side", ("output", "input"))
+    check_choice(teacher_derivatives, "teacher_derivatives", ("precomputed", "autodiff"))
     d = int(np.prod(obs_shape))
     for name, x in (("x_train", x_train), ("x_test", x_test)):
         if x.ndim != 2 or x.shape[1] != d or x.shape[0] < 1:
@@ -212,16 +207,8 @@ def distill(
         if sobolev_weight == "auto":
             s1 = float((J**2).sum((1, 2)).mean())
             w1 = 1.0 / s1 if s1 > 0 else 1.0
-        elif (
-            isinstance(sobolev_weight, int | float)
-            and not isinstance(sobolev_weight, bool)
-            and sobolev_weight >= 0
-        ):
-            w1 = float(sobolev_weight)
         else:
-            raise ValueError(
-                f'sobolev_weight must be a number >= 0 or "auto", got {sobolev_weight!r}'
-            )
+            w1 = check_nonnegative_float(sobolev_weight, 'sobolev_weight (a number or "auto")')
         sobolev_loss = sb.SobolevLoss(order=1, weights=[0.0, w1], projections=1, side=side)
     batch_gen = torch.Generator().manual_seed(seed)
     proj_gen = torch.Generator().manual_seed(seed + 7919)

@@ -215,3 +215,20 @@ def test_teachers_list_command(tmp_path, capsys):
     assert main(["teachers", "list", "--teacher-dir", str(tmp_path)]) == 0
     assert "sobolev teachers train --game GAME" in capsys.readouterr().out
     assert main(["teachers"]) == 2  # no sub-command: help, usage error
+
+
+def test_one_shipped_cell_is_recomputed_exactly():
+    """A Sobolev student of the shipped full result (minibatches through the library's
+    sampler, random projections) gives the stored numbers bit for bit."""
+    stored = read_result(RESULTS / "full" / "result.json")["payload"]["cells"]
+    entry = next(
+        c
+        for c in stored
+        if c["cell"]["kind"] == "student"
+        and (c["cell"]["game"], c["cell"]["fraction"], c["cell"]["seed"]) == ("breakout", 0.05, 1)
+        and c["cell"]["method"] == "sobolev"
+    )
+    fresh = run_cell(entry["cell"])
+    for key in ("n_train", "test_kl", "test_action_error", "test_jacobian_rel_error", "curve"):
+        assert fresh[key] == entry["result"][key], key
+    assert fresh["mean_return"] == entry["result"]["mean_return"]
