@@ -44,16 +44,18 @@ def dead_unit_fraction(model: nn.Module, x: Any) -> float | np.ndarray:
             f"{model.activation!r}"
         )
     if isinstance(model, MLPEnsemble):
-        h = model._members_inputs(x)
-        dead, total = torch.zeros(model.n_members, dtype=torch.long), 0
-        for w, b in zip(model.weights[:-1], model.biases[:-1], strict=True):
-            a = torch.baddbmm(b, h, w)  # (E, N, width)
-            dead += (a <= 0).all(1).sum(1)
-            total += a.shape[2]
-            h = model._sigma(a)
-        if total == 0:
-            raise ValueError("model has no hidden units")
-        return (dead.double() / total).numpy()
+        xs = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+        if xs.ndim == 2:
+            xs = xs.expand(model.n_members, -1, -1)
+        if xs.ndim != 3 or xs.shape[0] != model.n_members:
+            raise ValueError(
+                f"x must have shape (N, d) or (E, N, d) with E = {model.n_members}, got "
+                f"{tuple(xs.shape)}"
+            )
+        # Member by member through the public MLP view: the pre-activations are not
+        # part of the ensemble's API, and E small networks cost little next to training.
+        members = zip(model.to_models(), xs, strict=True)
+        return np.array([dead_unit_fraction(m, xe) for m, xe in members])
     p = next(model.parameters())
     h = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
     h = h.to(device=p.device, dtype=p.dtype)
@@ -83,7 +85,8 @@ def final_train_losses(
         (``fit_ensemble``).
     window : int
         Average of the last ``window`` steps (minibatch noise); with ``at="best"``,
-        the ``window`` steps ending at each member's best step.
+        the ``window`` steps ending at each member's best step (the loss recorded at
+        step ``best_step``, the state early stopping restored).
     at : {"last", "best"}
         At the last step, or at ``history["best_step"]`` (early stopping restored the
         best weights, so that is the trained model's loss).
