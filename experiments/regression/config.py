@@ -56,10 +56,8 @@ def parse_function(spec: str) -> tuple[str, int | None]:
 
 def _activations() -> list[str]:
     """Names the ensemble trainer accepts (the library's one activation registry)."""
-    try:
-        from sobolev.activations import REGISTRY
-    except ImportError:  # the registry before it moved out of sobolev.ensemble
-        from sobolev.ensemble import ACTIVATION_DERIVATIVES as REGISTRY
+    from sobolev.activations import REGISTRY
+
     return sorted(REGISTRY)
 
 
