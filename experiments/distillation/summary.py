@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sobolev_lab.experiments.distillation.config import DistillationConfig
 from sobolev_lab.stats import mean_sem, paired_verdicts
 from sobolev_lab.tables import csv_text, fmt, markdown_table, verdict_table
 
@@ -44,7 +45,9 @@ def _students(cells: list[dict], payloads: list[dict | None]) -> list[tuple[dict
     ]
 
 
-def _rows(config, cells: list[dict], payloads: list[dict | None]) -> list[dict[str, Any]]:
+def _rows(
+    config: DistillationConfig, cells: list[dict], payloads: list[dict | None]
+) -> list[dict[str, Any]]:
     done = [(c, p) for c, p in zip(cells, payloads, strict=True) if p is not None]
     rows = []
     for game in config.games:
@@ -81,7 +84,9 @@ def _rows(config, cells: list[dict], payloads: list[dict | None]) -> list[dict[s
     return rows
 
 
-def _verdicts(config, students: list[tuple[dict, dict]]) -> list[dict[str, Any]]:
+def _verdicts(
+    config: DistillationConfig, students: list[tuple[dict, dict]]
+) -> list[dict[str, Any]]:
     if not {"regular", "sobolev"} <= set(config.methods):
         return []
     per_seed: dict[tuple, dict[int, float]] = {}
@@ -130,7 +135,9 @@ def _curves(students: list[tuple[dict, dict]]) -> list[dict[str, Any]]:
     ]
 
 
-def summarise(config, cells: list[dict], payloads: list[dict | None]) -> dict[str, Any]:
+def summarise(
+    config: DistillationConfig, cells: list[dict], payloads: list[dict | None]
+) -> dict[str, Any]:
     """``rows``, ``curves``, ``verdicts`` and ``convergence`` (see the module docstring)."""
     students = _students(cells, payloads)
     return {
@@ -186,7 +193,7 @@ def results_table(rows: list[dict]) -> str:
     return markdown_table(header, lines)
 
 
-def render(config, summary: dict[str, Any]) -> dict[str, str]:
+def render(config: DistillationConfig, summary: dict[str, Any]) -> dict[str, str]:
     """``result.csv`` (the rows), ``result.md`` (table and verdicts), ``curves.csv``."""
     conv = summary["convergence"]
     md = results_table(summary["rows"])

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from sobolev.fit import progress_enabled
 from sobolev_lab.experiments.distillation.envs import action_set, check_game, make_env, obs_shape
 from sobolev_lab.experiments.distillation.teachers.net import TeacherNet
-from sobolev.fit import progress_enabled
 
 __all__ = ["PPOConfig", "train_ppo"]
 
