@@ -57,12 +57,17 @@ from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev.models import ACTIVATIONS
 from sobolev_lab.approx.common import ScaledNetwork, errors_of, scaled_data, scaling_of
 from sobolev_lab.approx.common import target_function as _target
-from sobolev_lab.approx.report import convergence_unassessed, geo_mean, rates_markdown
+from sobolev_lab.approx.report import (
+    convergence_unassessed,
+    curve_verdicts,
+    geo_mean,
+    rates_markdown,
+    verdicts_markdown,
+)
 from sobolev_lab.config import StudyConfig, param
 from sobolev_lab.curves import crossing_point, fit_power_law, samples_to_reach
-from sobolev_lab.stats import paired_verdicts
 from sobolev_lab.study import Study
-from sobolev_lab.tables import csv_text, fmt, markdown_table, verdict_table
+from sobolev_lab.tables import csv_text, fmt, markdown_table
 from sobolev_lab.theory.sample_complexity import predicted_points
 
 __all__ = [
@@ -342,41 +347,19 @@ def summarise(
         "curves": curves,
         "samples_to_target": table,
         "rows": csv_rows(cfgs, payloads),
-        "verdicts": _verdicts(curves),
+        "verdicts": curve_verdicts(
+            curves,
+            ["function", "dim", "activation"],
+            "n",
+            "n",
+            "order0",
+            ("w12", "l2"),
+            "{method} reaches a lower {metric} error than order0 at equal n",
+        ),
         "convergence": convergence_unassessed(
             sum(len(p["members"]) for p in payloads if p is not None)
         ),
     }
-
-
-def _verdicts(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each method against ``order0`` per (target, dim, activation, n, metric)."""
-    by_key = {(c["function"], c["dim"], c["activation"], c["method"]): c for c in curves}
-    comparisons = []
-    for (name, dim, act, method), c in by_key.items():
-        base = by_key.get((name, dim, act, "order0"))
-        if method == "order0" or base is None:
-            continue
-        seeds = [s for s in c["seeds"] if s in base["seeds"]]
-        for k, n in enumerate(c["n"]):
-            if n not in base["n"]:
-                continue
-            kb = base["n"].index(n)
-            for m in ("w12", "l2"):
-                comparisons.append(
-                    {
-                        "claim": f"{method} reaches a lower {m} error than order0 at equal n",
-                        "cell": {"function": name, "dim": dim, "activation": act, "n": n},
-                        "metric": m,
-                        "baseline": "order0",
-                        "method": method,
-                        "baseline_errors": [
-                            base["errors"][m][base["seeds"].index(s)][kb] for s in seeds
-                        ],
-                        "method_errors": [c["errors"][m][c["seeds"].index(s)][k] for s in seeds],
-                    }
-                )
-    return paired_verdicts(comparisons)
 
 
 def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) -> list[dict]:
@@ -448,11 +431,7 @@ def render(config: SamplesConfig, summary: dict[str, Any]) -> dict[str, str]:
     md += "geometric-mean curve; fit: the power law), the ratio n_order0 / n_method, and "
     md += "the counting heuristic C(d + k, k):\n\n"
     md += _samples_markdown(summary["samples_to_target"])
-    md += "\nPaired comparisons against order 0 at equal n (ratio order0 / method of the "
-    md += "per-seed relative errors; Holm across the table):\n\n"
-    md += verdict_table(summary["verdicts"])
-    conv = summary["convergence"]
-    md += f"\nTrainings: {conv['trainings']}; convergence: {conv['criterion']}.\n"
+    md += verdicts_markdown(summary, "order0", "at equal n")
     return {"result.csv": csv_text(summary["rows"]), "result.md": md}
 
 

@@ -52,11 +52,16 @@ from sobolev._validation import check_positive_int
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev_lab.approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
 from sobolev_lab.approx.common import target_function as _target
-from sobolev_lab.approx.report import convergence_unassessed, fit_or_none, rates_markdown
+from sobolev_lab.approx.report import (
+    convergence_unassessed,
+    curve_verdicts,
+    fit_or_none,
+    rates_markdown,
+    verdicts_markdown,
+)
 from sobolev_lab.config import StudyConfig, param
-from sobolev_lab.stats import paired_verdicts
 from sobolev_lab.study import Study
-from sobolev_lab.tables import csv_text, verdict_table
+from sobolev_lab.tables import csv_text
 from sobolev_lab.theory.constructions.relu_universal import relu_interpolant_1d
 
 __all__ = ["METHOD_WEIGHTS", "STUDY", "UniversalConfig", "cells", "run_cell", "summarise"]
@@ -288,50 +293,19 @@ def summarise(
         "reference": reference,
         "summary": summary,
         "rows": csv_rows(cfgs, payloads),
-        "verdicts": _verdicts(curves),
+        "verdicts": curve_verdicts(
+            curves,
+            ["function", "dim", "activation", "hidden_layers"],
+            "widths",
+            "width",
+            "regular",
+            METRICS,
+            "{method} training reaches a lower {metric} error than regular",
+        ),
         "convergence": convergence_unassessed(
             sum(len(p["members"]) for p in payloads if p is not None and "members" in p)
         ),
     }
-
-
-def _verdicts(curves: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each Sobolev method against ``regular`` per (target, activation, depth, width, metric)."""
-    by_key = {
-        (c["function"], c["dim"], c["activation"], c["hidden_layers"], c["method"]): c
-        for c in curves
-    }
-    comparisons = []
-    for (name, dim, act, depth, method), c in by_key.items():
-        base = by_key.get((name, dim, act, depth, "regular"))
-        if method == "regular" or base is None:
-            continue
-        seeds = [s for s in c["seeds"] if s in base["seeds"]]
-        for k, w in enumerate(c["widths"]):
-            if w not in base["widths"]:
-                continue
-            kb = base["widths"].index(w)
-            for m in METRICS:
-                comparisons.append(
-                    {
-                        "claim": f"{method} training reaches a lower {m} error than regular",
-                        "cell": {
-                            "function": name,
-                            "dim": dim,
-                            "activation": act,
-                            "hidden_layers": depth,
-                            "width": w,
-                        },
-                        "metric": m,
-                        "baseline": "regular",
-                        "method": method,
-                        "baseline_errors": [
-                            base["errors"][m][base["seeds"].index(s)][kb] for s in seeds
-                        ],
-                        "method_errors": [c["errors"][m][c["seeds"].index(s)][k] for s in seeds],
-                    }
-                )
-    return paired_verdicts(comparisons)
 
 
 def csv_rows(cfgs: list[dict[str, Any]], payloads: list[dict[str, Any] | None]) -> list[dict]:
@@ -396,11 +370,7 @@ def render(config: UniversalConfig, summary: dict[str, Any]) -> dict[str, str]:
             ],
             ["function", "metric"],
         )
-    md += "\nPaired comparisons against regular training (ratio regular / method of the "
-    md += "per-seed relative errors; Holm across the table):\n\n"
-    md += verdict_table(summary["verdicts"])
-    conv = summary["convergence"]
-    md += f"\nTrainings: {conv['trainings']}; convergence: {conv['criterion']}.\n"
+    md += verdicts_markdown(summary, "regular", "at equal width")
     return {"result.csv": csv_text(summary["rows"]), "result.md": md}
 
 
