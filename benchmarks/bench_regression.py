@@ -3,7 +3,7 @@
 Measured side by side in one run, one torch thread: the trainings of one study cell
 (Styblinski-Tang, ``--seeds`` seeds, regular and Sobolev, 2-256-256-1 ReLU MLP,
 full-batch Adam, float32) for each training-set size, once as two
-:func:`sobolev.ensemble.fit_ensemble` calls (one per loss order) and once as a plain
+:func:`sobolev.fit_ensemble` calls (one per loss order) and once as a plain
 loop of ``sb.fit(sb.MLP(..., seed=s), ...)``, same data, same initial weights. Also
 measures the machine's float32 matmul peak (2048 x 2048, one thread) and reports the
 achieved matmul GFLOP/s of *both* paths against it (the same analytic FLOP count for
@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 import sobolev as sb
-from sobolev.ensemble import MLPEnsemble, fit_ensemble
 
 H = 256
 
@@ -91,8 +90,8 @@ def bench_ensemble(u, v, dv, seeds, steps, lr):
     t0 = time.perf_counter()
     losses = []
     for order in (0, 1):
-        ens = MLPEnsemble.from_seeds(2, 1, (H, H), "relu", seeds)
-        hist = fit_ensemble(
+        ens = sb.MLPEnsemble.from_seeds(2, 1, (H, H), "relu", seeds)
+        hist = sb.fit_ensemble(
             ens, u, v, dv, weights=(1.0, float(order)), steps=steps, lr=lr,
             schedule="cosine", progress=False,
         )  # fmt: skip

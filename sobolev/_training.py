@@ -64,6 +64,18 @@ def check_early_stopping(validation, val_metric, eval_every, patience, tol) -> t
     return eval_every, patience, tol
 
 
+def check_finite_rows(total: torch.Tensor, start: int, stop: int) -> None:
+    """Raise ``FloatingPointError`` naming members if rows ``start:stop`` are not finite."""
+    bad = ~torch.isfinite(total[start:stop])
+    if bool(bad.any()):
+        first = start + int(bad.any(1).nonzero()[0])
+        members = bad.any(0).nonzero().flatten().tolist()
+        raise FloatingPointError(
+            f"loss of member(s) {members} became non-finite at step {first}; "
+            "lower lr or check the targets' scale"
+        )
+
+
 def learning_rate(lr: float, schedule: str, step: int, steps: int) -> float:
     """Learning rate at ``step`` of ``steps``: constant, or cosine decay towards 0."""
     if schedule == "constant":

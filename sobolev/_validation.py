@@ -77,6 +77,100 @@ def check_not_batchnorm_training(f: Any) -> None:
             )
 
 
+def _member_array(value: Any, name: str, like: torch.Tensor, shape: tuple) -> torch.Tensor:
+    t = as_tensor(value, name, like=like)
+    # Scalar-output data may leave out the axis m = 1.
+    if t.ndim == len(shape) - 1 and shape[2] == 1:
+        t = t.unsqueeze(2)
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+    check_finite(t, name)
+    return t
+
+
+def check_member_layers(layers: Any, biases: Any) -> int:
+    """Check stacked layer matrices (E, in, out) and biases (E, 1, out); return E."""
+    layers, biases = list(layers), list(biases)
+    if len(layers) != len(biases) or not layers:
+        raise ValueError("layers and biases must be non-empty sequences of equal length")
+    if not all(isinstance(t, torch.Tensor) for t in (*layers, *biases)):
+        raise ValueError("layers and biases must hold torch Tensors")
+    e = layers[0].shape[0] if layers[0].ndim == 3 else None
+    for i, (w, b) in enumerate(zip(layers, biases, strict=True)):
+        if w.ndim != 3 or w.shape[0] != e:
+            raise ValueError(
+                f"layers[{i}] must have shape (E, in, out) with E = {e} as layers[0], "
+                f"got {tuple(w.shape)}"
+            )
+        if tuple(b.shape) != (e, 1, w.shape[2]):
+            raise ValueError(
+                f"biases[{i}] must have shape ({e}, 1, {w.shape[2]}), got {tuple(b.shape)}"
+            )
+        if i and w.shape[1] != layers[i - 1].shape[2]:
+            raise ValueError(
+                f"layers[{i}] has input width {w.shape[1]} but layers[{i - 1}] has output "
+                f"width {layers[i - 1].shape[2]}"
+            )
+    return e
+
+
+def check_member_data(
+    x: Any,
+    y: Any,
+    dy: Any,
+    *,
+    like: torch.Tensor,
+    e: int,
+    d: int,
+    m: int,
+    need_dy: bool,
+    prefix: str = "",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Member-stacked data as tensors like ``like``: x (E, N, d), y (E, N, m), dy (E, N, m, d).
+
+    ``y`` may be (E, N) and ``dy`` (E, N, d) when m = 1; ``dy`` is returned only when
+    ``need_dy``. Names in messages start with ``prefix`` (e.g. ``"validation "``).
+    """
+    xt = as_tensor(x, f"{prefix}x", like=like)
+    if xt.ndim != 3 or xt.shape[0] != e or xt.shape[2] != d or xt.shape[1] < 1:
+        raise ValueError(
+            f"{prefix}x must have shape (E, N, d) = ({e}, N, {d}), got {tuple(xt.shape)}"
+        )
+    check_finite(xt, f"{prefix}x")
+    n = xt.shape[1]
+    yt = _member_array(y, f"{prefix}y", like, (e, n, m))
+    if not need_dy:
+        return xt, yt, None
+    if dy is None:
+        raise ValueError(f"{prefix}dy is needed when any member has w1 > 0 (Sobolev training)")
+    return xt, yt, _member_array(dy, f"{prefix}dy", like, (e, n, m, d))
+
+
+def check_member_validation(validation: Any, **kw: Any) -> tuple:
+    """Held-out ``(x_val, y_val)`` or ``(x_val, y_val, dy_val)``, checked as in
+    :func:`check_member_data` (keywords passed on) with names prefixed ``validation``."""
+    if not (isinstance(validation, tuple | list) and len(validation) in (2, 3)):
+        raise ValueError(
+            "validation must be (x_val, y_val) or (x_val, y_val, dy_val), "
+            f"got {type(validation).__name__}"
+        )
+    dy = validation[2] if len(validation) == 3 else None
+    return check_member_data(validation[0], validation[1], dy, prefix="validation ", **kw)
+
+
+def check_member_weights(weights: Any, e: int, *, like: torch.Tensor) -> torch.Tensor:
+    """Per-order loss weights ``(w0, w1)`` for all ``e`` members, or per member, as (E, 2)."""
+    w = as_tensor(weights, "weights", like=like)
+    if w.ndim == 1:
+        w = w.unsqueeze(0).expand(e, -1)
+    if tuple(w.shape) != (e, 2) or not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ValueError(
+            f"weights must be 2 finite non-negative floats (w0, w1) or shape ({e}, 2), "
+            f"got {tuple(w.shape)}"
+        )
+    return w
+
+
 def _is_integer(value: Any) -> bool:
     # bool is an int subclass, but True as a count or a seed is a caller's mistake.
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)

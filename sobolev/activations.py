@@ -60,7 +60,8 @@ REGISTRY: dict[str, Activation] = {
     "leaky_relu": Activation(
         nn.LeakyReLU,
         lambda a: nn.functional.leaky_relu(a, 0.01),
-        lambda a: torch.where(a > 0, 1.0, 0.01).to(a.dtype),
+        # full_like keeps 0.01 in a's precision (a Python scalar would round it to float32).
+        lambda a: torch.where(a > 0, torch.ones_like(a), torch.full_like(a, 0.01)),
     ),
     "softplus": Activation(
         nn.Softplus,

@@ -27,6 +27,7 @@ the same data and the same seed, the numbers agree to rounding.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -37,16 +38,32 @@ from torch import nn
 from sobolev._training import (
     EarlyStopping,
     check_early_stopping,
+    check_finite_rows,
     check_schedule,
     check_seed,
     minibatches,
     train,
 )
-from sobolev._validation import as_tensor, check_finite
-from sobolev.activations import get_activation
+from sobolev._validation import (
+    as_tensor,
+    check_member_data,
+    check_member_layers,
+    check_member_validation,
+    check_member_weights,
+    check_positive_int,
+)
+from sobolev.activations import REGISTRY, get_activation
 from sobolev.models import MLP, check_hidden
 
 __all__ = ["MLPEnsemble", "fit_ensemble"]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "ACTIVATION_DERIVATIVES":  # deprecated for one release
+        raise AttributeError(f"module 'sobolev.ensemble' has no attribute {name!r}")
+    msg = "sobolev.ensemble.ACTIVATION_DERIVATIVES is deprecated: use sobolev.activations.REGISTRY"
+    warnings.warn(msg, DeprecationWarning, stacklevel=2)
+    return {key: (act.sigma, act.sigma_prime) for key, act in REGISTRY.items()}
 
 
 class MLPEnsemble(nn.Module):
@@ -59,7 +76,7 @@ class MLPEnsemble(nn.Module):
     ----------
     layers : sequence of Tensor
         Per layer, the weight matrices of every member, shape (E, in, out) (the
-        transpose of ``nn.Linear.weight``); one matrix per layer is a linear model.
+        transpose of ``nn.Linear.weight``); a single layer is a linear model.
     biases : sequence of Tensor
         Per layer, shape (E, 1, out).
     activation : str
@@ -79,27 +96,7 @@ class MLPEnsemble(nn.Module):
     ) -> None:
         super().__init__()
         act = get_activation(activation)
-        layers, biases = list(layers), list(biases)
-        if len(layers) != len(biases) or not layers:
-            raise ValueError("layers and biases must be non-empty sequences of equal length")
-        if not all(isinstance(t, torch.Tensor) for t in (*layers, *biases)):
-            raise ValueError("layers and biases must hold torch Tensors")
-        e = layers[0].shape[0] if layers[0].ndim == 3 else None
-        for i, (w, b) in enumerate(zip(layers, biases, strict=True)):
-            if w.ndim != 3 or w.shape[0] != e:
-                raise ValueError(
-                    f"layers[{i}] must have shape (E, in, out) with E = {e} as layers[0], "
-                    f"got {tuple(w.shape)}"
-                )
-            if tuple(b.shape) != (e, 1, w.shape[2]):
-                raise ValueError(
-                    f"biases[{i}] must have shape ({e}, 1, {w.shape[2]}), got {tuple(b.shape)}"
-                )
-            if i and w.shape[1] != layers[i - 1].shape[2]:
-                raise ValueError(
-                    f"layers[{i}] has input width {w.shape[1]} but layers[{i - 1}] has output "
-                    f"width {layers[i - 1].shape[2]}"
-                )
+        e = check_member_layers(layers, biases)
         self.layers = nn.ParameterList([nn.Parameter(w.detach().clone()) for w in layers])
         self.biases = nn.ParameterList([nn.Parameter(b.detach().clone()) for b in biases])
         self.activation = activation
@@ -119,14 +116,9 @@ class MLPEnsemble(nn.Module):
         if len(arch) != 1:
             raise ValueError(f"models must share one architecture, got {sorted(arch)}")
         linears = [[mod for mod in m if isinstance(mod, nn.Linear)] for m in models]
-        layers = [
-            torch.stack([lin[i].weight.detach().T for lin in linears])
-            for i in range(len(linears[0]))
-        ]
-        biases = [
-            torch.stack([lin[i].bias.detach()[None, :] for lin in linears])
-            for i in range(len(linears[0]))
-        ]
+        per_layer = list(zip(*linears, strict=True))  # the i-th linear layer of every model
+        layers = [torch.stack([lin.weight.detach().T for lin in per]) for per in per_layer]
+        biases = [torch.stack([lin.bias.detach()[None] for lin in per]) for per in per_layer]
         return cls(layers, biases, models[0].activation)
 
     @classmethod
@@ -145,7 +137,7 @@ class MLPEnsemble(nn.Module):
         if not seeds:
             raise ValueError("seeds must hold at least one seed")
         hidden = check_hidden(hidden)
-        models = [MLP(in_dim, out_dim, hidden, activation, seed=int(s), dtype=dtype) for s in seeds]
+        models = [MLP(in_dim, out_dim, hidden, activation, seed=s, dtype=dtype) for s in seeds]
         return cls.from_models(models)
 
     def to_models(self) -> list[MLP]:
@@ -240,47 +232,13 @@ class MLPEnsemble(nn.Module):
         self, x: Any, *, jacobian: bool = True, chunk: int = 4096
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Detached outputs (E, N, m) and Jacobians (E, N, m, d) in chunks of ``chunk`` samples."""
-        x = self._members_inputs(x)
+        x, chunk = self._members_inputs(x), check_positive_int(chunk, "chunk")
         ys, js = [], []
         for start in range(0, x.shape[1], chunk):
             y, j = self._forward(x[:, start : start + chunk], jacobian)
             ys.append(y)
             js.append(j)
         return torch.cat(ys, 1), (torch.cat(js, 1) if jacobian else None)
-
-
-def _as_members(value: Any, name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    t = as_tensor(value, name, like=like)
-    if tuple(t.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
-    check_finite(t, name)
-    return t
-
-
-def _member_data(ensemble: MLPEnsemble, x, y, dy, need_dy: bool, prefix: str = "") -> tuple:
-    """Check and convert one member-stacked data set: x (E, N, d), y (E, N, m), dy."""
-    ref = ensemble.layers[0]
-    e, d, m = ensemble.n_members, ensemble.in_dim, ensemble.out_dim
-    xt = as_tensor(x, f"{prefix}x", like=ref)
-    if xt.ndim != 3 or xt.shape[0] != e or xt.shape[2] != d or xt.shape[1] < 1:
-        raise ValueError(
-            f"{prefix}x must have shape (E, N, d) = ({e}, N, {d}), got {tuple(xt.shape)}"
-        )
-    check_finite(xt, f"{prefix}x")
-    n = xt.shape[1]
-    yt = as_tensor(y, f"{prefix}y", like=ref)
-    if yt.ndim == 2 and m == 1:
-        yt = yt.unsqueeze(2)
-    yt = _as_members(yt, f"{prefix}y", ref, (e, n, m))
-    dyt = None
-    if need_dy:
-        if dy is None:
-            raise ValueError(f"{prefix}dy is needed when any member has w1 > 0 (Sobolev training)")
-        dyt = as_tensor(dy, f"{prefix}dy", like=ref)
-        if dyt.ndim == 3 and m == 1:
-            dyt = dyt.unsqueeze(2)
-        dyt = _as_members(dyt, f"{prefix}dy", ref, (e, n, m, d))
-    return xt, yt, dyt
 
 
 def _member_losses(ensemble, x, y, dy, w0, w1) -> tuple[torch.Tensor, ...]:
@@ -332,19 +290,16 @@ def fit_ensemble(
     weights : sequence of 2 floats, or array (E, 2)
         Per-order loss weights ``(w0, w1)`` for all members, or per member (the same
         meaning as in :class:`sobolev.SobolevLoss`).
-    steps : int
-        Adam steps (full batch unless ``batch_size``).
-    lr : float
-        Initial learning rate.
-    schedule : {"constant", "cosine"}
-        Learning rate per step as in :func:`sobolev.fit`.
+    steps, lr, schedule
+        Adam steps (full batch unless ``batch_size``), initial learning rate and its
+        schedule, as in :func:`sobolev.fit`.
     batch_size : int, optional
         Minibatches from one permutation per epoch shared by all members, drawn
         exactly as :func:`sobolev.fit` draws them for ``seed``.
     seed : int
         Seeds the minibatch order.
     progress : bool
-        tqdm bar (see :func:`sobolev.fit.progress_enabled`).
+        tqdm bar, as in :func:`sobolev.fit`.
     validation : (x_val, y_val) or (x_val, y_val, dy_val), optional
         Held-out data per member, shapes (E, N_val, d), (E, N_val, m) or (E, N_val),
         (E, N_val, m, d) or (E, N_val, d). Evaluated and restored per member as in
@@ -361,16 +316,15 @@ def fit_ensemble(
     Returns
     -------
     dict of str to ndarray
-        ``"total"``, ``"order0"``, ``"order1"`` per step and member, shape (steps, E)
-        (unweighted terms; ``order1`` is 0 where no derivatives were fitted), and
-        ``"lr"`` (steps,); ``steps`` is the number of steps run. With ``validation``
-        also ``"val_step"`` (n_evals,), ``"val"`` (n_evals, E), and per member
-        ``"best_step"``, ``"best_val"`` and ``"stopped_step"`` (E,).
+        ``"total"``, ``"order0"``, ``"order1"`` per step run and member, (steps, E)
+        (unweighted terms; ``order1`` is 0 where no derivatives were fitted), ``"lr"``
+        (steps,). With ``validation`` also ``"val_step"`` (n_evals,), ``"val"``
+        (n_evals, E), and per member ``"best_step"``, ``"best_val"``, ``"stopped_step"``.
 
     Raises
     ------
     ValueError
-        On inconsistent shapes or settings, before any training.
+        On inconsistent shapes or settings (naming the argument), before any training.
     FloatingPointError
         If some member's loss becomes NaN or inf; the message names step and members.
     """
@@ -378,16 +332,10 @@ def fit_ensemble(
         raise ValueError(f"ensemble must be an MLPEnsemble, got {type(ensemble).__name__}")
     ref = ensemble.layers[0]
     e = ensemble.n_members
-    w = as_tensor(weights, "weights", like=ref)
-    if w.ndim == 1:
-        w = w.unsqueeze(0).expand(e, -1)
-    if tuple(w.shape) != (e, 2) or not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
-        raise ValueError(
-            f"weights must be 2 finite non-negative floats (w0, w1) or shape ({e}, 2), "
-            f"got {tuple(w.shape)}"
-        )
+    w = check_member_weights(weights, e, like=ref)
     sobolev = bool((w[:, 1] > 0).any())
-    xt, yt, dyt = _member_data(ensemble, x, y, dy, sobolev)
+    shapes = {"like": ref, "e": e, "d": ensemble.in_dim, "m": ensemble.out_dim}
+    xt, yt, dyt = check_member_data(x, y, dy, need_dy=sobolev, **shapes)
     n = xt.shape[1]
     steps, batch_size = check_schedule(steps, lr, schedule, batch_size, n)
     seed = check_seed(seed)
@@ -397,14 +345,8 @@ def fit_ensemble(
     w0, w1 = w[:, 0], w[:, 1]
     early = None
     if validation is not None:
-        if not (isinstance(validation, tuple | list) and len(validation) in (2, 3)):
-            raise ValueError(
-                "validation must be (x_val, y_val) or (x_val, y_val, dy_val), "
-                f"got {type(validation).__name__}"
-            )
         need = sobolev and val_metric == "loss"
-        dy_val = validation[2] if len(validation) == 3 else None
-        xv, yv, dyv = _member_data(ensemble, *validation[:2], dy_val, need, "validation ")
+        xv, yv, dyv = check_member_validation(validation, need_dy=need, **shapes)
         if val_metric == "values":
             dyv = None
 
@@ -421,7 +363,6 @@ def fit_ensemble(
     hist = {k: torch.zeros(steps, e, dtype=ref.dtype) for k in ("total", "order0", "order1")}
     lrs = np.zeros(steps)
     batches = minibatches(n, batch_size, torch.Generator().manual_seed(seed))
-    checked = [0]
 
     def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
         if idx is None:
@@ -440,31 +381,17 @@ def fit_ensemble(
         lrs[step] = step_lr
         # Checking every step would synchronise with the device each time.
         if step % 100 == 99 or step == steps - 1:
-            _check_finite_rows(hist["total"], checked[0], step + 1)
-            checked[0] = step + 1
+            check_finite_rows(hist["total"], 0, step + 1)
             return f"{float(hist['total'][step].mean()):.3g}"
         return None
 
-    with torch.random.fork_rng(devices=[]):
-        ran = train(
-            opt, step_loss, lr=lr, schedule=schedule, steps=steps, batches=batches,
-            after_step=after_step, progress=progress, desc="ensemble", early=early,
-        )  # fmt: skip
-    _check_finite_rows(hist["total"], checked[0], ran)
+    ran = train(
+        opt, step_loss, lr=lr, schedule=schedule, steps=steps, batches=batches,
+        after_step=after_step, progress=progress, desc="ensemble", early=early,
+    )  # fmt: skip
+    check_finite_rows(hist["total"], 0, ran)
     out = {k: v[:ran].numpy() for k, v in hist.items()}
     out["lr"] = lrs[:ran]
     if early is not None:
         out.update({k: v.numpy() for k, v in early.restore(ran).items()})
     return out
-
-
-def _check_finite_rows(total: torch.Tensor, start: int, stop: int) -> None:
-    rows = total[start:stop]
-    bad = ~torch.isfinite(rows)
-    if bool(bad.any()):
-        first = start + int(bad.any(1).nonzero()[0])
-        members = bad.any(0).nonzero().flatten().tolist()
-        raise FloatingPointError(
-            f"loss of member(s) {members} became non-finite at step {first}; "
-            "lower lr or check the targets' scale"
-        )

@@ -107,6 +107,16 @@ def test_divergence_raises_with_the_step():
         ({"batch_size": 0}, "batch_size must be an integer >= 1"),
         ({"schedule": "step"}, "schedule must be"),
         ({"loss": "mse"}, "loss must be a sobolev.SobolevLoss"),
+        ({"seed": None}, "seed must be a non-negative integer, got None"),
+        ({"seed": -3}, "seed must be an integer >= 0"),
+        ({"seed": True}, "seed must be an integer >= 0"),
+        ({"lr": True}, "lr must be a positive finite number, got True"),
+        ({"steps": True}, "steps must be an integer >= 0"),
+        ({"steps": 10.0}, "steps must be an integer >= 0"),
+        ({"batch_size": True}, "batch_size must be an integer >= 1"),
+        ({"weight_decay": -1.0}, "weight_decay must be a finite number >= 0"),
+        ({"weight_decay": True}, "weight_decay must be a finite number >= 0"),
+        ({"optimizer": "adam"}, "optimizer must be callable"),
     ],
 )
 def test_bad_fit_arguments(kwargs, match):
