@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sobolev._validation import check_nonnegative_int, check_positive_int
 from sobolev.standardize import Standardizer
 from sobolev_lab.theory.functions import BenchmarkFunction, get
 from sobolev_lab.theory.norms import sobolev_distance, sobolev_norm
@@ -30,6 +31,7 @@ __all__ = [
     "METRICS",
     "ScaledNetwork",
     "Scaling",
+    "check_training_fields",
     "errors_of",
     "scaled_data",
     "scaling_of",
@@ -82,6 +84,25 @@ class Scaling:
     def std(self) -> float:
         """Standard deviation of the target's values on the Sobol points."""
         return float(self.standardizer.y_scale[0])
+
+
+def check_training_fields(config: Any) -> None:
+    """Validate the training fields both approx configs share.
+
+    ``seeds`` (non-empty, non-negative ints), ``steps``, ``lr``, ``schedule`` and
+    ``norm_quality``; raises ``ValueError`` naming the field.
+    """
+    if not config.seeds:
+        raise ValueError("seeds: need at least one seed")
+    for s in config.seeds:
+        check_nonnegative_int(s, "seeds")
+    check_positive_int(config.steps, "steps")
+    if not (isinstance(config.lr, float) and 0 < config.lr < math.inf):
+        raise ValueError(f"lr must be a positive finite float, got {config.lr!r}")
+    if config.schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {config.schedule!r}")
+    if config.norm_quality not in ("low", "high"):
+        raise ValueError(f"norm_quality must be 'low' or 'high', got {config.norm_quality!r}")
 
 
 def target_function(name: str, dim: int) -> BenchmarkFunction:

@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -55,7 +55,13 @@ import sobolev as sb
 from sobolev._validation import check_positive_int
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev.models import ACTIVATIONS
-from sobolev_lab.approx.common import ScaledNetwork, errors_of, scaled_data, scaling_of
+from sobolev_lab.approx.common import (
+    ScaledNetwork,
+    check_training_fields,
+    errors_of,
+    scaled_data,
+    scaling_of,
+)
 from sobolev_lab.approx.common import target_function as _target
 from sobolev_lab.approx.report import (
     convergence_unassessed,
@@ -112,7 +118,9 @@ class SamplesConfig(StudyConfig):
     seeds: tuple[int, ...] = param([0, 1, 2], "seeds (data pool and initial weights per seed)")
     steps: int = param(1000, "full-batch Adam steps per network")
     lr: float = param(1e-2, "Adam learning rate")
-    schedule: str = param("cosine", "learning-rate schedule")
+    schedule: Literal["constant", "cosine"] = param(
+        "cosine", "learning-rate schedule over the steps"
+    )
     fit_min_n: int = param(16, "smallest n used by the power-law fits")
     targets_l2: tuple[float, ...] = param(
         [0.3, 0.1, 0.03], "relative L^2 error levels of the samples-to-target table"
@@ -120,12 +128,13 @@ class SamplesConfig(StudyConfig):
     targets_w12: tuple[float, ...] = param(
         [0.5, 0.3, 0.1], "relative W^{1,2} error levels of the samples-to-target table"
     )
-    norm_quality: str = param("high", "quadrature of the error norms: 'low' or 'high'")
+    norm_quality: Literal["low", "high"] = param("high", "quadrature of the error norms")
     # Styblinski-Tang is a quartic: the exact polynomial counting of
     # theory.sample_complexity for degree 4 is reported next to C(d + k, k).
     counting_degree: int | None = param(4, "polynomial degree of the exact counting (or none)")
 
     def validate(self) -> None:
+        check_training_fields(self)
         ns = self.n
         if not ns or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in ns):
             raise ValueError(f"n must be a non-empty list of positive integers, got {ns!r}")
@@ -133,8 +142,6 @@ class SamplesConfig(StudyConfig):
             raise ValueError(f"n must be strictly increasing, got {ns!r}")
         if not self.methods or set(self.methods) - set(METHODS):
             raise ValueError(f"methods must be a subset of {list(METHODS)}, got {self.methods!r}")
-        if not self.seeds:
-            raise ValueError("seeds: need at least one seed")
         if not self.dims:
             raise ValueError("dims: need at least one dimension")
         for dim in self.dims:
@@ -142,12 +149,10 @@ class SamplesConfig(StudyConfig):
         for act in self.activations:
             if act not in ACTIVATIONS:
                 raise ValueError(f"activations: unknown activation {act!r}")
-        for key in ("n_order2_max", "steps", "fit_min_n"):
+        for w in self.hidden:
+            check_positive_int(w, "hidden")
+        for key in ("n_order2_max", "fit_min_n"):
             check_positive_int(getattr(self, key), key)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.norm_quality not in ("low", "high"):
-            raise ValueError(f"norm_quality must be 'low' or 'high', got {self.norm_quality!r}")
         for key in ("targets_l2", "targets_w12"):
             if any(isinstance(t, bool) or not 0 < t < math.inf for t in getattr(self, key)):
                 raise ValueError(f"{key} must be positive floats, got {getattr(self, key)!r}")

@@ -43,14 +43,21 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from sobolev._validation import check_positive_int
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
-from sobolev_lab.approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
+from sobolev_lab.approx.common import (
+    METRICS,
+    ScaledNetwork,
+    check_training_fields,
+    errors_of,
+    scaled_data,
+    scaling_of,
+)
 from sobolev_lab.approx.common import target_function as _target
 from sobolev_lab.approx.report import (
     convergence_unassessed,
@@ -89,7 +96,7 @@ class UniversalConfig(StudyConfig):
 
     targets: tuple[Any, ...] = param(
         _FULL_TARGETS,
-        "targets as [function, dim, n_train, one-layer widths, two-layer widths]",
+        "JSON list of [function, dim, n_train, [one-layer widths], [two-layer widths]]",
     )
     activations: tuple[str, ...] = param(list(ACTIVATIONS), f"activations, from {ACTIVATIONS}")
     methods: tuple[str, ...] = param(
@@ -98,8 +105,10 @@ class UniversalConfig(StudyConfig):
     seeds: tuple[int, ...] = param([0, 1], "seeds (data and initial weights per seed)")
     steps: int = param(1000, "full-batch Adam steps per network")
     lr: float = param(1e-2, "Adam learning rate")
-    schedule: str = param("cosine", "learning-rate schedule of sobolev.ensemble.fit_ensemble")
-    norm_quality: str = param("high", "quadrature of the error norms: 'low' or 'high'")
+    schedule: Literal["constant", "cosine"] = param(
+        "cosine", "learning-rate schedule over the steps"
+    )
+    norm_quality: Literal["low", "high"] = param("high", "quadrature of the error norms")
 
     def validate(self) -> None:
         for a in self.activations:
@@ -110,13 +119,7 @@ class UniversalConfig(StudyConfig):
         for m in self.methods:
             if m not in METHOD_WEIGHTS:
                 raise ValueError(f"methods: expected a subset of {list(METHOD_WEIGHTS)}, got {m!r}")
-        if not self.seeds:
-            raise ValueError("seeds: need at least one seed")
-        check_positive_int(self.steps, "steps")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if self.norm_quality not in ("low", "high"):
-            raise ValueError(f"norm_quality must be 'low' or 'high', got {self.norm_quality!r}")
+        check_training_fields(self)
         if not self.targets:
             raise ValueError("targets: need at least one target")
         for t in self.targets:
