@@ -157,6 +157,12 @@ class EarlyStopping:
         self.val_step.append(step)
         self.val.append(value)
         active = ~self.stopped
+        bad = active & ~torch.isfinite(value)
+        if bool(bad.any()):
+            raise FloatingPointError(
+                f"held-out metric of member(s) {bad.nonzero().flatten().tolist()} became "
+                f"non-finite after step {step}; lower lr or check the validation data's scale"
+            )
         better = active & (value < self.best)
         # The first finite value always counts (inf - tol * inf would be NaN).
         bar = torch.where(self.best.isinf(), self.best, self.best - self.tol * self.best.abs())

@@ -57,7 +57,8 @@ def fit(
     target : Target
         Array targets hold the same N samples as ``x``.
     loss : SobolevLoss, optional
-        Defaults to ``SobolevLoss(order=1)``.
+        Defaults to ``SobolevLoss(order=1)``. With ``weights="auto"`` and a function
+        target, the target's scales are taken on the full ``x`` before training.
     steps : int
         Number of optimiser steps (0 returns an empty history).
     lr : float
@@ -143,6 +144,12 @@ def fit(
     evaluate = None
     if validation is not None:
         evaluate = _held_out(model, x, target, loss, validation, val_metric)
+
+    if loss.weights == "auto" and target.is_function:
+        # A function target fixes its "auto" scales when first asked: ask on the full x,
+        # not on the first minibatch (a forked RNG keeps any teacher dropout out of it).
+        with torch.random.fork_rng(devices=[]):
+            loss.resolve_weights(target, x)
 
     make_opt = optimizer or torch.optim.Adam
     opt = make_opt(params, lr=lr, weight_decay=weight_decay)

@@ -149,3 +149,23 @@ def test_mlp_shapes_seed_and_validation():
         sb.MLP(2, 1, hidden=(0,))
     with pytest.raises(ValueError, match="in_dim must be an integer >= 1"):
         sb.MLP(0, 1)
+
+
+def test_auto_weights_of_a_function_target_use_the_full_x_with_minibatches():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 2, generator=g, dtype=torch.float64) * 4 - 2
+
+    def f(z):
+        return torch.sin(z[:, 0]) * z[:, 1] ** 2
+
+    target = sb.Target.from_function(f)
+    loss = sb.SobolevLoss(order=1, weights="auto")
+    model = sb.MLP(2, 1, (8,), "tanh", seed=0, dtype=torch.float64)
+    sb.fit(model, x, target, loss=loss, steps=3, batch_size=4, progress=False)
+    expected = sb.SobolevLoss(order=1, weights="auto").resolve_weights(
+        sb.Target.from_function(f), x
+    )
+    first_batch = sb.SobolevLoss(order=1, weights="auto").resolve_weights(
+        sb.Target.from_function(f), x[:4]
+    )
+    assert loss.resolve_weights(target, x[:4]) == expected != first_batch

@@ -222,3 +222,16 @@ def test_early_stopping_arguments_are_checked():
         )
     with pytest.raises(ValueError, match="validation must be"):
         fit_ensemble(ens, xe, ye, dye, steps=2, progress=False, validation=xe)
+
+
+def test_a_non_finite_held_out_metric_raises():
+    script = iter([torch.tensor([1.0, 2.0]), torch.tensor([0.5, float("nan")])])
+    early = EarlyStopping(
+        lambda: next(script), [torch.zeros(2)], 2, eval_every=1, patience=None, tol=0.0,
+        member_axis=True,
+    )  # fmt: skip
+    early.update(0)
+    with pytest.raises(
+        FloatingPointError, match=r"member\(s\) \[1\] became non-finite after step 1"
+    ):
+        early.update(1)
