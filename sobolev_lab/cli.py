@@ -52,9 +52,14 @@ def _list(args: argparse.Namespace) -> int:
     if args.study:
         print(_fields_text(args.study))
         return 0
-    for name in STUDIES:
-        study = load_study(name)
-        print(f"{name:<21} {', '.join(study.presets):<24} {study.description}")
+    rows = [
+        (name, ", ".join(s.presets), s.description)
+        for name, s in ((n, load_study(n)) for n in STUDIES)
+    ]
+    w0, w1 = (max(len(r[i]) for r in rows) for i in (0, 1))
+    print(f"{'study':<{w0}}  {'presets':<{w1}}  description")
+    for name, presets, text in rows:
+        print(f"{name:<{w0}}  {presets:<{w1}}  {text}")
     return 0
 
 
