@@ -23,7 +23,12 @@ from sobolev_lab.protocol.batched import (
     member_weights,
     stack_scores,
 )
-from sobolev_lab.protocol.convergence import CRITERION, converged, convergence_record
+from sobolev_lab.protocol.convergence import (
+    CRITERION,
+    converged,
+    converged_members,
+    convergence_record,
+)
 from sobolev_lab.protocol.diagnostics import dead_unit_fraction, final_train_losses
 from sobolev_lab.protocol.selection import (
     Budget,
@@ -42,6 +47,7 @@ __all__ = [
     "MemberStack",
     "Selection",
     "converged",
+    "converged_members",
     "convergence_record",
     "dead_unit_fraction",
     "final_train_losses",

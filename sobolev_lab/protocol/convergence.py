@@ -9,7 +9,7 @@ separates a plateau (converged, whatever the noise) from a curve still going dow
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -90,6 +90,43 @@ def converged(
     if not math.isfinite(best_before):
         return False
     return bool(best_before - best_end < rel * abs(best_before) or best_before == best_end)
+
+
+def converged_members(
+    history: Mapping[str, Any], budget: int, fraction: float = 0.25, rel: float = 0.01
+) -> list[bool]:
+    """:func:`converged` for every member of an early-stopped ``fit_ensemble`` history.
+
+    A member that ran out of patience keeps being trained with the others (its best
+    state is restored at the end), so its held-out curve is judged only up to its
+    ``stopped_step``.
+
+    Parameters
+    ----------
+    history : mapping
+        With ``val_step`` (n_evals,), ``val`` (n_evals, E) and ``stopped_step`` (E,).
+    budget : int
+        The ``steps`` the ensemble was given.
+
+    Returns
+    -------
+    list of bool, length E
+    """
+    missing = [k for k in ("val_step", "val", "stopped_step") if k not in history]
+    if missing:
+        raise ValueError(f"history lacks {missing}: train with validation=(x_val, y_val)")
+    steps = np.asarray(history["val_step"])
+    val = np.asarray(history["val"], dtype=np.float64)
+    stopped = np.asarray(history["stopped_step"]).reshape(-1)
+    if val.ndim != 2 or val.shape != (steps.size, stopped.size):
+        raise ValueError(
+            f"val must have shape (n_evals, E) = ({steps.size}, {stopped.size}), got {val.shape}"
+        )
+    out = []
+    for e, stop in enumerate(stopped):
+        keep = steps <= stop
+        out.append(converged(val[keep, e], steps[keep], fraction, rel, budget=budget))
+    return out
 
 
 def convergence_record(flags: Sequence[bool | None], criterion: str = CRITERION) -> dict[str, Any]:

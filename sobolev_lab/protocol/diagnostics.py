@@ -86,7 +86,8 @@ def final_train_losses(
     window : int
         Average of the last ``window`` steps (minibatch noise); with ``at="best"``,
         the ``window`` steps ending at each member's best step (the loss recorded at
-        step ``best_step``, the state early stopping restored).
+        step ``best_step``, the state early stopping restored; the last recorded loss
+        when ``best_step`` is the final state).
     at : {"last", "best"}
         At the last step, or at ``history["best_step"]`` (early stopping restored the
         best weights, so that is the trained model's loss).
@@ -116,6 +117,9 @@ def final_train_losses(
             if "best_step" not in history:
                 raise ValueError('at="best" needs history["best_step"] (early stopping)')
             ends = np.broadcast_to(np.asarray(history["best_step"], dtype=int), (cols.shape[1],))
+            # Step t's loss is that of the state after t updates; the state after the
+            # last update (best_step = steps) was never trained on, so take the last loss.
+            ends = np.where(ends == cols.shape[0], cols.shape[0] - 1, ends)
             if (ends < 0).any() or (ends >= cols.shape[0]).any():
                 raise ValueError(f"best_step {ends} outside the {cols.shape[0]} recorded steps")
         vals = [float(cols[max(0, t - window + 1) : t + 1, e].mean()) for e, t in enumerate(ends)]

@@ -7,6 +7,10 @@ import torch
 from sobolev import MLP, SobolevLoss, Target, fit
 from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev_lab.protocol import (
+    converged,
+    converged_members,
+    convergence_record,
+    final_train_losses,
     grid,
     heldout_mse,
     kfold,
@@ -147,3 +151,32 @@ def test_heldout_mse_marks_divergence_and_checks_shapes():
         heldout_mse(st, pred[:, :1])
     with pytest.raises(ValueError, match="no error"):
         stack_scores([st], [err], 2, SEEDS)
+
+
+def test_early_stopping_scores_and_convergence_read_back():
+    x, y, dy = _data()
+    configs = grid(lr=[3e-2], derivative_weight=[0.0, "auto"])
+    (st,) = member_stacks(x, y, dy, configs, _splits(), SEEDS)
+    ens = MLPEnsemble.from_seeds(D, 1, (8,), "tanh", st.seeds, dtype=torch.float64)
+    steps = 200
+    hist = fit_ensemble(
+        ens, st.x, st.y, st.dy, weights=st.weights, steps=steps, progress=False,
+        validation=(st.x_val, st.y_val), eval_every=10, patience=5, **st.shared,
+    )  # fmt: skip
+    # The trainer's best held-out value MSE is the restored members' held-out MSE.
+    restored = heldout_mse(st, ens.predict(st.x_val, jacobian=False)[0].numpy())
+    np.testing.assert_allclose(hist["best_val"], restored, rtol=1e-9)
+    scores = stack_scores([st], [hist["best_val"]], len(configs), SEEDS)
+    assert np.isfinite(scores).all()
+    flags = converged_members(hist, budget=steps)
+    record = convergence_record(flags)
+    assert record["trainings"] == len(st.members) == len(flags)
+    # Stopped by patience before the last quarter: no tail improvement, so converged.
+    early = hist["stopped_step"] < 0.75 * steps
+    assert early.any() and all(f for f, e in zip(flags, early, strict=True) if e)
+    # A member still improving at the end of its run is judged on its own curve.
+    for e in np.flatnonzero(~early):
+        keep = hist["val_step"] <= hist["stopped_step"][e]
+        assert flags[e] == converged(hist["val"][keep, e], hist["val_step"][keep], budget=steps)
+    losses = final_train_losses(hist, at="best")
+    assert len(losses["order0"]) == len(st.members)

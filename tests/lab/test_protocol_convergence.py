@@ -9,6 +9,7 @@ from sobolev.ensemble import MLPEnsemble, fit_ensemble
 from sobolev_lab.protocol import (
     CRITERION,
     converged,
+    converged_members,
     convergence_record,
     dead_unit_fraction,
     final_train_losses,
@@ -55,6 +56,15 @@ def test_converged_errors():
         converged([1.0, 0.9], [0, 1000], fraction=1.0)
     with pytest.raises(ValueError, match="budget"):
         converged([1.0, 0.9], [0, 1000], budget=500)
+
+
+def test_converged_members_needs_an_early_stopping_history():
+    with pytest.raises(ValueError, match="validation"):
+        converged_members({"total": np.zeros((3, 2))}, budget=3)
+    hist = {"val_step": STEPS, "val": np.ones((STEPS.size, 2)), "stopped_step": [1000, 100]}
+    hist["val"][-1, 1] = 0.5  # after member 1 stopped: ignored
+    hist["val"][-1, 0] = 0.5  # member 0 improved 50% in its tail
+    assert converged_members(hist, budget=1000) == [False, True]
 
 
 def test_convergence_record():
@@ -129,6 +139,11 @@ def test_final_train_losses_from_fit_and_fit_ensemble():
     assert out["order1"] == pytest.approx(eh["order1"][-1].tolist())
     best = final_train_losses({**eh, "best_step": np.array([4, 9])}, at="best")
     assert best["order0"] == pytest.approx([eh["order0"][4, 0], eh["order0"][9, 1]])
+    # best_step = steps is the final state, whose loss was never recorded: the last one.
+    last = final_train_losses({**eh, "best_step": np.array([20, 20])}, at="best")
+    assert last["total"] == pytest.approx(eh["total"][-1].tolist())
+    with pytest.raises(ValueError, match="outside"):
+        final_train_losses({**eh, "best_step": np.array([21, 0])}, at="best")
     with pytest.raises(ValueError, match="best_step"):
         final_train_losses(eh, at="best")
     with pytest.raises(ValueError, match="no 'total'"):
