@@ -34,27 +34,27 @@ def _value_mse(model, x, y):
 def test_restored_model_has_the_recorded_best_metric():
     x, y, dy = _noisy(8, 0)
     xv, yv, _ = _clean(200, 1)
-    model = sb.MLP(1, 1, (64, 64), "tanh", seed=0, dtype=F64)
+    model = sb.MLP(1, 1, (32, 32), "tanh", seed=0, dtype=F64)
     hist = sb.fit(
         model,
         x,
         sb.Target.from_arrays(y, dy),
         loss=sb.SobolevLoss(order=0),
-        steps=400,
+        steps=200,
         lr=1e-2,
         progress=False,
         validation=(xv, sb.Target.from_arrays(yv)),
         eval_every=10,
     )
-    assert hist["val_step"] == list(range(0, 401, 10))
-    assert len(hist["val"]) == len(hist["val_step"]) and len(hist["total"]) == 400
+    assert hist["val_step"] == list(range(0, 201, 10))
+    assert len(hist["val"]) == len(hist["val_step"]) and len(hist["total"]) == 200
     i = int(np.argmin(hist["val"]))
     assert hist["best_step"] == hist["val_step"][i] and hist["best_val"] == hist["val"][i]
-    assert hist["stopped_step"] == 400
+    assert hist["stopped_step"] == 200
     # The restored weights give the recorded best, recomputed independently.
     np.testing.assert_allclose(_value_mse(model, xv, yv), hist["best_val"], rtol=1e-12)
     # Over-fitting few noisy points: the best is strictly before the end and better.
-    assert hist["best_step"] < 400 and hist["best_val"] < 0.9 * hist["val"][-1]
+    assert hist["best_step"] < 200 and hist["best_val"] < 0.9 * hist["val"][-1]
 
 
 def test_val_metric_loss_is_the_exact_sobolev_loss_on_held_out_points():
@@ -84,21 +84,21 @@ def test_val_metric_loss_is_the_exact_sobolev_loss_on_held_out_points():
 def test_patience_stops_early_on_a_problem_that_overfits():
     x, y, _ = _noisy(6, 4, noise=0.5)
     xv, yv, _ = _clean(200, 5)
-    kw = {"loss": sb.SobolevLoss(order=0), "steps": 3000, "lr": 1e-2, "progress": False}
-    model = sb.MLP(1, 1, (64, 64), "tanh", seed=2, dtype=F64)
+    kw = {"loss": sb.SobolevLoss(order=0), "steps": 800, "lr": 1e-2, "progress": False}
+    model = sb.MLP(1, 1, (32, 32), "tanh", seed=2, dtype=F64)
     hist = sb.fit(
         model, x, sb.Target.from_arrays(y), **kw,
         validation=(xv, sb.Target.from_arrays(yv)), eval_every=5, patience=10,
     )  # fmt: skip
-    assert hist["stopped_step"] < 3000 and len(hist["total"]) == hist["stopped_step"]
+    assert hist["stopped_step"] < 800 and len(hist["total"]) == hist["stopped_step"]
     # It stopped exactly `patience` evaluations after the best one.
     assert hist["val_step"][-1] == hist["stopped_step"] == hist["best_step"] + 10 * 5
     np.testing.assert_allclose(_value_mse(model, xv, yv), hist["best_val"], rtol=1e-12)
     # The run without validation follows the same curve (evaluation draws nothing) and
     # ends over-fitted.
-    full = sb.MLP(1, 1, (64, 64), "tanh", seed=2, dtype=F64)
+    full = sb.MLP(1, 1, (32, 32), "tanh", seed=2, dtype=F64)
     ref = sb.fit(full, x, sb.Target.from_arrays(y), **kw)
-    assert "val" not in ref and len(ref["total"]) == 3000
+    assert "val" not in ref and len(ref["total"]) == 800
     assert ref["total"][: hist["stopped_step"]] == hist["total"]
     assert _value_mse(full, xv, yv) > 1.5 * hist["best_val"]
 
