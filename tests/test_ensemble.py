@@ -129,3 +129,14 @@ def test_divergence_raises_and_names_members():
     y = y.float() * 1e25  # squared residuals overflow float32
     with pytest.raises(FloatingPointError, match="member"):
         fit_ensemble(ens, x.float(), y, None, weights=(1.0, 0.0), steps=5, progress=False)
+
+
+def test_without_validation_the_history_keys_are_unchanged():
+    x, y, dy = _data(2, 6, 2)
+    ens = MLPEnsemble.from_seeds(2, 1, (4,), "tanh", [0, 1], dtype=F64)
+    hist = fit_ensemble(ens, x, y, dy, steps=7, progress=False)
+    assert set(hist) == {"total", "order0", "order1", "lr"}
+    assert hist["total"].shape == (7, 2) and hist["lr"].shape == (7,)
+    model = sb.MLP(2, 1, (4,), "tanh", seed=0, dtype=F64)
+    h = sb.fit(model, x[0], sb.Target.from_arrays(y[0], dy[0]), steps=7, progress=False)
+    assert set(h) == {"total", "order0", "order1", "lr"} and len(h["total"]) == 7

@@ -63,6 +63,9 @@ def test_mlp_hidden_int_is_one_hidden_layer():
     assert a.hidden == (8,) and len(a) == 3
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert sb.MLP(2, 1, hidden=np.int64(3)).hidden == (3,)
+    numpy_dims = sb.MLP(np.int64(2), np.int32(1), (np.int64(4),))
+    assert (numpy_dims.in_dim, numpy_dims.out_dim, numpy_dims.hidden) == (2, 1, (4,))
+    assert type(numpy_dims.in_dim) is int
 
 
 @pytest.mark.parametrize(
