@@ -21,6 +21,7 @@ from sobolev_lab.protocol.batched import (
     heldout_mse,
     member_stacks,
     member_weights,
+    refit_stacks,
     stack_scores,
 )
 from sobolev_lab.protocol.convergence import (
@@ -56,6 +57,7 @@ __all__ = [
     "kfold",
     "member_stacks",
     "member_weights",
+    "refit_stacks",
     "select",
     "select_scores",
     "stack_scores",

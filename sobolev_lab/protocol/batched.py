@@ -26,6 +26,7 @@ __all__ = [
     "heldout_mse",
     "member_stacks",
     "member_weights",
+    "refit_stacks",
     "stack_scores",
 ]
 
@@ -57,8 +58,11 @@ class MemberStack:
         Derivative targets (None when no member uses them).
     weights : ndarray, shape (E, 2)
         ``(w0, w1)`` per member (:func:`member_weights`).
-    x_val, y_val : ndarray, shapes (E, M, d) and (E, M)
-        Each member's held-out points.
+    x_val, y_val : ndarray, shapes (E, M, d) and (E, M), or None
+        Each member's held-out points: pass ``validation=(x_val, y_val)`` to
+        ``fit_ensemble`` for early stopping on the held-out value MSE (its
+        ``best_val`` is then :func:`heldout_mse` of the restored members). None for
+        :func:`refit_stacks`.
     """
 
     shared: dict[str, Any]
@@ -67,8 +71,8 @@ class MemberStack:
     y: np.ndarray
     dy: np.ndarray | None
     weights: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
 
     @property
     def seeds(self) -> list[int]:
@@ -136,13 +140,7 @@ def member_stacks(
     list of MemberStack
         One per distinct value of ``shared_keys``, members ordered config, fold, seed.
     """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    seeds = [check_nonnegative_int(s, "seeds[i]") for s in seeds]
-    if x.ndim != 3 or y.shape != x.shape[:2] or x.shape[0] != len(seeds):
-        raise ValueError(
-            f"x must be (S, n, d) and y (S, n) with S = len(seeds) = {len(seeds)}, got "
-            f"{x.shape} and {y.shape}"
-        )
+    x, y, seeds = _check_data(x, y, seeds)
     if len(splits) != len(seeds):
         raise ValueError(f"splits must hold one list of splits per seed ({len(seeds)})")
     splits = [check_splits(sp, f"splits[{s}]") for s, sp in enumerate(splits)]
@@ -154,42 +152,105 @@ def member_stacks(
             f"size (members share N), got {sorted(n_folds)} splits and sizes {sorted(sizes)}; "
             "use kfold with k dividing n"
         )
-    if callable(dy):
-        targets = dy
-    elif dy is None:
-        targets = None
-    else:
-        dy_arr = np.asarray(dy, dtype=np.float64)
-        if dy_arr.shape != x.shape:
-            raise ValueError(f"dy must have shape {x.shape} like x, got {dy_arr.shape}")
+    targets = _targets(dy, x)
+    _check_shared(configs, shared_keys)
+    trials = [
+        (c, f, s, *splits[s][f])
+        for c in range(len(configs))
+        for f in range(next(iter(n_folds)))
+        for s in range(len(seeds))
+    ]
+    return _stacks(x, y, targets, configs, trials, seeds, shared_keys)
 
-        def targets(s, idx):
-            return dy_arr[s, idx]
 
-    groups: dict[str, list[tuple[int, dict]]] = {}
+def refit_stacks(
+    x: Any,
+    y: Any,
+    dy: Any,
+    configs: Sequence[dict[str, Any]],
+    chosen: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    shared_keys: Sequence[str] = ("lr",),
+) -> list[MemberStack]:
+    """Stacks for the final fits: each seed's chosen config on all its ``n`` points.
+
+    Parameters
+    ----------
+    x, y, dy, configs, seeds, shared_keys
+        As in :func:`member_stacks` (a callable ``dy`` gets ``arange(n)``).
+    chosen : sequence of int
+        Per seed, the index of its chosen config (``Selection.index``).
+
+    Returns
+    -------
+    list of MemberStack
+        Members have ``fold = -1``; ``x_val`` and ``y_val`` are None (there is nothing
+        left to hold out; fix the step budget from the cross-validation, e.g. the
+        chosen config's ``best_step`` gathered with :func:`stack_scores`).
+    """
+    x, y, seeds = _check_data(x, y, seeds)
+    chosen = [check_nonnegative_int(c, "chosen[i]") for c in chosen]
+    if len(chosen) != len(seeds) or any(c >= len(configs) for c in chosen):
+        raise ValueError(
+            f"chosen must hold one config index below {len(configs)} per seed ({len(seeds)})"
+        )
+    _check_shared(configs, shared_keys)
+    every = np.arange(x.shape[1])
+    trials = [(c, -1, s, every, None) for s, c in enumerate(chosen)]
+    return _stacks(x, y, _targets(dy, x), configs, trials, seeds, shared_keys)
+
+
+def _check_data(x, y, seeds):
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    seeds = [check_nonnegative_int(s, "seeds[i]") for s in seeds]
+    if x.ndim != 3 or y.shape != x.shape[:2] or x.shape[0] != len(seeds):
+        raise ValueError(
+            f"x must be (S, n, d) and y (S, n) with S = len(seeds) = {len(seeds)}, got "
+            f"{x.shape} and {y.shape}"
+        )
+    return x, y, seeds
+
+
+def _check_shared(configs, shared_keys) -> None:
     for c, config in enumerate(configs):
         missing = [k for k in shared_keys if k not in config]
         if missing:
             raise ValueError(f"configs[{c}] lacks the shared trainer key(s) {missing}")
+
+
+def _targets(dy, x):
+    """``dy`` as a callable ``(seed index, train_idx) -> (len(train_idx), d)``, or None."""
+    if dy is None or callable(dy):
+        return dy
+    dy_arr = np.asarray(dy, dtype=np.float64)
+    if dy_arr.shape != x.shape:
+        raise ValueError(f"dy must have shape {x.shape} like x, got {dy_arr.shape}")
+    return lambda s, idx: dy_arr[s, idx]
+
+
+def _stacks(x, y, targets, configs, trials, seeds, shared_keys) -> list[MemberStack]:
+    """Group ``trials`` (config, fold, seed index, train_idx, val_idx) by shared key."""
+    groups: dict[str, list] = {}
+    for trial in trials:
+        config = configs[trial[0]]
         key = json.dumps({k: config[k] for k in shared_keys}, sort_keys=True)
-        groups.setdefault(key, []).append((c, config))
+        groups.setdefault(key, []).append(trial)
     stacks = []
     for key, group in groups.items():
         members, xs, ys, dys, ws, xv, yv = [], [], [], [], [], [], []
-        for c, config in group:
-            for f in range(next(iter(n_folds))):
-                for s, seed in enumerate(seeds):
-                    tr, va = splits[s][f]
-                    g = None if targets is None else np.asarray(targets(s, tr), dtype=np.float64)
-                    if g is not None and g.shape != (tr.size, x.shape[2]):
-                        raise ValueError(
-                            f"dy({s}, train_idx) must have shape {(tr.size, x.shape[2])}"
-                        )
-                    w = member_weights(config, x[s, tr], y[s, tr], g)
-                    members.append(Member(c, f, seed))
-                    xs.append(x[s, tr]), ys.append(y[s, tr]), ws.append(w)
-                    dys.append(np.zeros_like(x[s, tr]) if g is None else g)
-                    xv.append(x[s, va]), yv.append(y[s, va])
+        for c, f, s, tr, va in group:
+            g = None if targets is None else np.asarray(targets(s, tr), dtype=np.float64)
+            if g is not None and g.shape != (tr.size, x.shape[2]):
+                raise ValueError(f"dy({s}, train_idx) must have shape {(tr.size, x.shape[2])}")
+            ws.append(member_weights(configs[c], x[s, tr], y[s, tr], g))
+            members.append(Member(c, f, seeds[s]))
+            xs.append(x[s, tr])
+            ys.append(y[s, tr])
+            dys.append(np.zeros_like(x[s, tr]) if g is None else g)
+            if va is not None:
+                xv.append(x[s, va])
+                yv.append(y[s, va])
         weights = np.asarray(ws, dtype=np.float64)
         stacks.append(
             MemberStack(
@@ -199,8 +260,8 @@ def member_stacks(
                 y=np.stack(ys),
                 dy=np.stack(dys) if (weights[:, 1] > 0).any() else None,
                 weights=weights,
-                x_val=np.stack(xv),
-                y_val=np.stack(yv),
+                x_val=np.stack(xv) if xv else None,
+                y_val=np.stack(yv) if yv else None,
             )
         )
     return stacks
@@ -224,13 +285,16 @@ def heldout_mse(stack: MemberStack, y_pred: Any) -> np.ndarray:
 def stack_scores(
     stacks: Sequence[MemberStack], errors: Sequence[Any], n_configs: int, seeds: Sequence[int]
 ) -> np.ndarray:
-    """Gather per-member held-out errors into an array of shape (S, C, K).
+    """Gather one number per cross-validation member into an array of shape (S, C, K).
 
-    ``errors[i]`` holds stack ``i``'s member errors, shape (E_i,) (from
-    :func:`heldout_mse`, or the early-stopping history's ``best_val``). Every
+    ``errors[i]`` holds stack ``i``'s numbers, shape (E_i,): held-out errors (from
+    :func:`heldout_mse`, or the early-stopping history's ``best_val``; NaN becomes inf,
+    a diverged trial) or any other per-member number, such as ``best_step``. Every
     (seed, config, fold) must be filled exactly once.
     """
     seeds = list(seeds)
+    if any(m.fold < 0 for st in stacks for m in st.members):
+        raise ValueError("stack_scores gathers cross-validation stacks, not refit_stacks")
     n_folds = 1 + max(m.fold for st in stacks for m in st.members)
     out = np.full((len(seeds), n_configs, n_folds), np.nan)
     for st, err in zip(stacks, errors, strict=True):

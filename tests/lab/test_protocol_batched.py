@@ -16,6 +16,7 @@ from sobolev_lab.protocol import (
     kfold,
     member_stacks,
     member_weights,
+    refit_stacks,
     select_scores,
     stack_scores,
 )
@@ -180,3 +181,29 @@ def test_early_stopping_scores_and_convergence_read_back():
         assert flags[e] == converged(hist["val"][keep, e], hist["val_step"][keep], budget=steps)
     losses = final_train_losses(hist, at="best")
     assert len(losses["order0"]) == len(st.members)
+
+
+def test_refit_stacks_train_each_seeds_choice_on_all_its_points():
+    x, y, dy = _data()
+    configs = grid(lr=[3e-2, 3e-3], derivative_weight=[0.0, 1.0])
+    chosen = [3, 0]
+    calls = []
+
+    def targets(s, idx):
+        calls.append(idx.tolist())
+        return dy[s, idx]
+
+    stacks = refit_stacks(x, y, targets, configs, chosen, SEEDS)
+    assert [st.shared for st in stacks] == [{"lr": 3e-3}, {"lr": 3e-2}]
+    assert calls == [list(range(N))] * 2
+    by_seed = {m.seed: (st, e) for st in stacks for e, m in enumerate(st.members)}
+    for s, seed in enumerate(SEEDS):
+        st, e = by_seed[seed]
+        assert st.members[e].config == chosen[s] and st.members[e].fold == -1
+        np.testing.assert_array_equal(st.x[e], x[s])
+        assert st.x_val is None and st.y_val is None
+        assert tuple(st.weights[e]) == (1.0, configs[chosen[s]]["derivative_weight"])
+    with pytest.raises(ValueError, match="one config index"):
+        refit_stacks(x, y, dy, configs, [4, 0], SEEDS)
+    with pytest.raises(ValueError, match="not refit_stacks"):
+        stack_scores(stacks, [np.zeros(1), np.zeros(1)], len(configs), SEEDS)
