@@ -13,6 +13,27 @@
 - **Convergence** (:mod:`.convergence`) and **diagnostics** (:mod:`.diagnostics`):
   the ``convergence`` entry of a result; dead ReLU units and final loss per term.
 - **Verdicts**: :func:`sobolev_lab.stats.paired_verdicts`.
+
+Example: one method of one regression cell, training sets ``x`` (S, n, d), ``y``
+(S, n), ``dy`` (S, n, d) for ``seeds``::
+
+    configs = Budget(4).check({"sobolev": grid(lr=[1e-3, 1e-2],
+                                               derivative_weight=[1.0, "auto"])})["sobolev"]
+    splits = [kfold(n, 5, seed=s) for s in seeds]
+    stacks = member_stacks(x, y, dy, configs, splits, seeds)
+    errors, flags = [], []
+    for st in stacks:
+        ens = MLPEnsemble.from_seeds(d, 1, hidden, activation, st.seeds)
+        hist = fit_ensemble(ens, st.x, st.y, st.dy, weights=st.weights, steps=steps,
+                            validation=(st.x_val, st.y_val), eval_every=20, patience=5,
+                            progress=False, **st.shared)
+        errors.append(hist["best_val"])
+        flags += converged_members(hist, budget=steps)
+    scores = stack_scores(stacks, errors, len(configs), seeds)   # (S, C, K)
+    chosen = [select_scores(configs, scores[s]) for s in range(len(seeds))]
+    final = refit_stacks(x, y, dy, configs, [c.index for c in chosen], seeds)
+    # ... train ``final`` (no held-out data left), evaluate on test points, store
+    # ``chosen[s].record()`` in the cell and ``convergence_record(flags)`` in the summary.
 """
 
 from sobolev_lab.protocol.batched import (
