@@ -48,7 +48,9 @@ class MemberStack:
     Attributes
     ----------
     shared : dict
-        Trainer arguments common to the stack (``lr``, ...): pass as ``**shared``.
+        The values of ``shared_keys`` common to the stack: ``fit_ensemble`` arguments
+        (``lr``, ``schedule``, ...) go to it as keywords, architecture keys
+        (``activation``, ``hidden``) to ``MLPEnsemble.from_seeds``.
     members : tuple of Member
         Member ``e`` of the ensemble; build it with
         ``MLPEnsemble.from_seeds(..., seeds=[m.seed for m in members])``.
@@ -133,7 +135,9 @@ def member_stacks(
     seeds : sequence of int
         Initial-weight seeds, aligned with the first axis of ``x``.
     shared_keys : sequence of str
-        Config keys that the trainer takes once per call (not per member).
+        Config keys that cannot differ inside one ensemble: trainer arguments taken
+        once per call (``lr``; also ``weight_decay`` once the trainer has it) and the
+        architecture (add ``"activation"`` when it is tuned).
 
     Returns
     -------
