@@ -1,6 +1,9 @@
 """Datasets for the synthetic-gradient study, read offline with numpy only.
 
 * ``digits``: scikit-learn's bundled 8x8 digits (1797 images), always available.
+* ``mnist1d``: MNIST-1D (Greydanus), 4000 train and 1000 test sequences of length 40,
+  generated offline by the ``mnist1d`` package with its default arguments (its
+  ``get_dataset`` downloads and is never called).
 * ``mnist``: the standard IDX files in a directory the user points to::
 
       train-images-idx3-ubyte  train-labels-idx1-ubyte
@@ -39,7 +42,7 @@ __all__ = [
     "read_mnist",
 ]
 
-DATASETS = ("digits", "mnist", "cifar10")
+DATASETS = ("digits", "mnist1d", "mnist", "cifar10")
 MNIST_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -233,6 +236,21 @@ def _digits() -> Dataset:
     return _standardised("digits", x[~test], y[~test], x[test], y[test], n_classes=10, axis=0)
 
 
+def _mnist1d() -> Dataset:
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as exc:
+        raise DataError(
+            "dataset 'mnist1d' needs the mnist1d package: pip install mnist1d "
+            "(it is in the lab extra)"
+        ) from exc
+    # make_dataset builds the sequences from templates with the package's fixed seed.
+    d = make_dataset(get_dataset_args())
+    x_tr, x_te = (np.asarray(d[k], dtype=np.float32) for k in ("x", "x_test"))
+    y_tr, y_te = (np.asarray(d[k], dtype=np.int64) for k in ("y", "y_test"))
+    return _standardised("mnist1d", x_tr, y_tr, x_te, y_te, n_classes=10, axis=0)
+
+
 def _standardised(name, x_tr, y_tr, x_te, y_te, *, n_classes: int, axis) -> Dataset:
     if y_tr.min() < 0 or max(y_tr.max(), y_te.max()) >= n_classes or y_te.min() < 0:
         raise DataError(f"{name}: labels must lie in [0, {n_classes}), got values outside")
@@ -266,6 +284,8 @@ def load_dataset(name: str, data_dir: str | None = None) -> Dataset:
         raise ValueError(f"dataset must be one of {DATASETS}, got {name!r}")
     if name == "digits":
         return _digits()
+    if name == "mnist1d":
+        return _mnist1d()
     if data_dir is None:
         raise ValueError(
             f"dataset {name!r} is read from local files: pass data_dir (--set data_dir=DIR) "

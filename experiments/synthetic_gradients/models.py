@@ -7,6 +7,9 @@ the same initial weights for a given seed.
 
 * MLP (digits, MNIST): ``d -> 256 -> 256 -> 256 -> 10`` ReLU (widths configurable).
   3 modules: a cut after every hidden layer; 1 module: a cut after the second one.
+* 1-D CNN (MNIST-1D): three blocks ``conv1d(k=5, stride 2)-ReLU`` (32 channels each
+  by default, as MNIST-1D's published CNN) and a linear head; 3 modules: a cut after
+  every block.
 * CNN (CIFAR-10): three blocks ``conv3x3-ReLU-conv3x3-ReLU-maxpool`` (32, 64, 128
   channels) and a head ``flatten-256-ReLU-10``. 3 modules: a cut after every block;
   1 module: a cut after the second block.
@@ -24,7 +27,7 @@ from torch import nn
 
 from sobolev_lab.experiments.synthetic_gradients.config import ALLOWED_MODULES
 
-__all__ = ["ALLOWED_MODULES", "cnn_stages", "mlp_stages", "stage_shapes"]
+__all__ = ["ALLOWED_MODULES", "cnn1d_stages", "cnn_stages", "mlp_stages", "stage_shapes"]
 
 
 def _cuts(n_blocks: int, n_modules: int) -> list[int]:
@@ -69,6 +72,32 @@ def mlp_stages(
             nn.Sequential(nn.Linear(a, b), nn.ReLU()) for a, b in itertools.pairwise(widths)
         ]
         blocks.append(nn.Linear(widths[-1], n_classes))
+    return _group(blocks, n_modules)
+
+
+def cnn1d_stages(
+    in_channels: int,
+    n_classes: int,
+    n_modules: int,
+    channels: Sequence[int] = (32, 32, 32),
+    length: int = 40,
+    *,
+    seed: int,
+) -> nn.ModuleList:
+    """A 1-D CNN for (N, C, L) sequences cut into ``n_modules + 1`` stages."""
+    channels = tuple(channels)
+    if len(channels) != 3:
+        raise ValueError(f"channels must hold 3 block widths, got {channels!r}")
+    if length % 8:
+        raise ValueError(f"length must be divisible by 8 (three stride-2 blocks), got {length}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        blocks: list[nn.Module] = []
+        c_in = in_channels
+        for c in channels:
+            blocks.append(nn.Sequential(nn.Conv1d(c_in, c, 5, stride=2, padding=2), nn.ReLU()))
+            c_in = c
+        blocks.append(nn.Sequential(nn.Flatten(), nn.Linear(c_in * (length // 8), n_classes)))
     return _group(blocks, n_modules)
 
 

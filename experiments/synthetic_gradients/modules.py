@@ -10,20 +10,25 @@ At a cut with activations ``h`` (N, *shape) and labels ``y`` (one-hot, (N, K)):
   zero-initialised as well, so its first synthetic gradient is also 0.
 
 With ``conditioned=True`` (cDNI) the module also sees the one-hot label: concatenated
-to ``h`` for flat activations, as K constant planes for image activations. Derivatives
-are always taken with respect to ``h`` only (see :func:`critic_of_flat_h`).
+to ``h`` for flat activations, as K constant channels for (N, C, L) or (N, C, H, W)
+activations. Derivatives are always taken with respect to ``h`` only.
+
+:func:`critic_loss` is the critics' training loss, value and gradient terms with their
+own weights; it stays on the device (no host synchronisation), unlike
+:class:`sobolev.SobolevLoss`, whose ``components`` read every term back to the host.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from sobolev.models import ACTIVATIONS
 
-__all__ = ["Critic", "SyntheticGradient", "critic_of_flat_h", "critic_value_and_gradient"]
+__all__ = ["Critic", "SyntheticGradient", "critic_loss", "critic_value_and_gradient"]
 
 
 def _with_label(h: torch.Tensor, y_onehot: torch.Tensor | None) -> torch.Tensor:
@@ -31,7 +36,8 @@ def _with_label(h: torch.Tensor, y_onehot: torch.Tensor | None) -> torch.Tensor:
         return h
     if h.ndim == 2:
         return torch.cat([h, y_onehot.to(h.dtype)], 1)
-    planes = y_onehot.to(h.dtype)[:, :, None, None].expand(-1, -1, *h.shape[2:])
+    spatial = (None,) * (h.ndim - 2)
+    planes = y_onehot.to(h.dtype)[(slice(None), slice(None), *spatial)].expand(-1, -1, *h.shape[2:])
     return torch.cat([h, planes], 1)
 
 
@@ -53,11 +59,17 @@ def _body(
             body += [nn.Linear(d, width), act()]
             d = width
         return body, d
-    c = shape[0] + extra
+    conv, c = _conv(shape), shape[0] + extra
     for _ in range(layers):
-        body += [nn.Conv2d(c, width, 3, padding=1), act()]
+        body += [conv(c, width, 3, padding=1), act()]
         c = width
     return body, c
+
+
+def _conv(shape: Sequence[int]) -> type[nn.Module]:
+    if len(shape) not in (2, 3):
+        raise ValueError(f"shape must be (d,), (C, L) or (C, H, W), got {tuple(shape)}")
+    return nn.Conv1d if len(shape) == 2 else nn.Conv2d
 
 
 class SyntheticGradient(nn.Module):
@@ -93,7 +105,7 @@ class SyntheticGradient(nn.Module):
         if len(self.shape) == 1:
             out = nn.Linear(d, self.shape[0])
         else:
-            out = nn.Conv2d(d, self.shape[0], 3, padding=1)
+            out = _conv(self.shape)(d, self.shape[0], 3, padding=1)
         self.net = nn.Sequential(*body, _zero(out))
 
     def forward(self, h: torch.Tensor, y_onehot: torch.Tensor | None = None) -> torch.Tensor:
@@ -125,7 +137,7 @@ class Critic(nn.Module):
         body, d = _body(self.shape, n_classes if conditioned else 0, width, layers, activation)
         if len(self.shape) > 1:
             body.append(nn.Flatten())
-            d = d * self.shape[1] * self.shape[2]
+            d = d * math.prod(self.shape[1:])
         self.net = nn.Sequential(*body, _zero(nn.Linear(d, 1)))
 
     def forward(self, h: torch.Tensor, y_onehot: torch.Tensor | None = None) -> torch.Tensor:
@@ -133,32 +145,65 @@ class Critic(nn.Module):
         return self.net(_with_label(h, y_onehot if self.conditioned else None)).squeeze(1)
 
 
-def critic_of_flat_h(
-    critic: Critic, y_onehot: torch.Tensor | None
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The critic as a function of the flattened activations only, label held fixed.
-
-    Returns ``f`` mapping (N, prod(shape)) to (N, 1), so that
-    :func:`sobolev.value_and_jacobian` and :class:`sobolev.SobolevLoss` differentiate
-    with respect to ``h`` and never with respect to the label input.
-    """
-    shape = critic.shape
-
-    def f(h_flat: torch.Tensor) -> torch.Tensor:
-        return critic(h_flat.view(-1, *shape), y_onehot).unsqueeze(1)
-
-    return f
-
-
 def critic_value_and_gradient(
-    critic: Critic, h: torch.Tensor, y_onehot: torch.Tensor | None
+    critic: Critic,
+    h: torch.Tensor,
+    y_onehot: torch.Tensor | None,
+    *,
+    differentiable: bool = False,
+    create_graph: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Detached critic values (N,) and synthetic gradients dc/dh (N, *shape) at ``h``.
+    """Critic values (N,) and synthetic gradients dc/dh (N, *shape) at ``h``.
 
     The gradient of the batch sum is each sample's own gradient (no sample mixing).
+    With ``differentiable`` the values keep their graph in the critic's parameters, and
+    with ``create_graph`` the gradients too (for :func:`critic_loss`); otherwise both
+    are detached.
     """
     with torch.enable_grad():
         hg = h.detach().requires_grad_(True)
         c = critic(hg, y_onehot)
-        (g,) = torch.autograd.grad(c.sum(), hg)
+        (g,) = torch.autograd.grad(
+            c.sum(), hg, retain_graph=differentiable, create_graph=differentiable and create_graph
+        )
+    if differentiable:
+        return c, g if create_graph else g.detach()
     return c.detach(), g.detach()
+
+
+def critic_loss(
+    c: torch.Tensor,
+    g: torch.Tensor,
+    value_t: torch.Tensor,
+    grad_t: torch.Tensor,
+    w_value: float,
+    w_grad: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""The critic's loss :math:`w_v\,\mathrm{mean}_i (c_i - v_i)^2 + w_g\,\mathrm{mean}_i
+    |\nabla_h c_i - \delta_i|^2` and its two unweighted terms.
+
+    Parameters
+    ----------
+    c : Tensor, shape (N,)
+        Critic values (differentiable, from :func:`critic_value_and_gradient`).
+    g : Tensor, shape (N, *shape)
+        Its input gradients (differentiable when ``w_grad > 0``).
+    value_t : Tensor, shape (N,)
+        Target values: the per-sample loss, or the critic above (bootstrapped).
+    grad_t : Tensor, shape (N, *shape)
+        Target per-sample gradients.
+    w_value, w_grad : float
+        Weights of the value and gradient terms (0 leaves a term out of the graph).
+
+    Returns
+    -------
+    loss, value_term, grad_term : Tensor (scalars, on the device)
+    """
+    value_term = ((c - value_t) ** 2).mean()
+    grad_term = ((g - grad_t) ** 2).flatten(1).sum(1).mean()
+    loss = 0.0 * c.sum()
+    if w_value:
+        loss = loss + w_value * value_term
+    if w_grad:
+        loss = loss + w_grad * grad_term
+    return loss, value_term.detach(), grad_term.detach()

@@ -1,15 +1,21 @@
-"""Summary, verdicts and tables of the study, from the cells' payloads only.
+"""Selection, summary, verdicts and tables of the study, from the cells' payloads only.
 
-* ``summary``: one row per (method, modules): seeds, finished (``status == "ok"``)
-  and diverged runs, test accuracy and final gradient cosine (mean and standard
-  error ``std(ddof=1) / sqrt(n)`` over the finished seeds, 0 for a single seed);
-* ``curves``: mean/SE curves per ``"<method>/<modules>"`` for the figure;
-* ``verdicts``: test error (100 - accuracy, in %) paired over seeds, per number of
-  modules: the Sobolev critic against the gradient-only critic (the paper's claim
-  RQ3b) and every method against backprop, Holm-corrected across the table
-  (:func:`sobolev_lab.stats.paired_verdicts`). A diverged seed has no error and drops
-  out of its pairs (``n_dropped``);
-* ``convergence``: trainings counted; convergence is not assessed (issue #16).
+* ``selection``: per (task, method, critic activation) the trial with the lowest mean
+  *validation* error over its seeds (a diverged seed counts as 100 % error); the
+  chosen hyperparameters and every trial's mean validation accuracy are recorded;
+* ``summary``: one row per (task, method, activation) at the chosen trial: test
+  accuracy (at each run's best validation point; mean and standard error over the
+  finished seeds), the diagnostics at the end of training (cosine, R², common share
+  of the synthetic gradient, dead units, averaged over modules/cuts) and how many runs
+  converged;
+* ``curves``: mean curves per (task, variant, trial) for the figure;
+* ``verdicts``: test error (100 - accuracy, %) of the chosen trials paired over seeds,
+  per task and critic activation: the Sobolev critic against the gradient-only critic
+  (RQ3b) and against the value critic (the paper's Critic), and every method against
+  backprop, Holm-corrected across the table (:func:`sobolev_lab.stats.paired_verdicts`).
+  A task where no-prop is within 2 points of backprop is flagged ``uninformative``
+  (a decoupled method can only lose there);
+* ``convergence``: every training counted by the rule of :func:`.train.converged`.
 """
 
 from __future__ import annotations
@@ -19,208 +25,278 @@ from typing import Any
 
 import numpy as np
 
-from sobolev_lab.experiments.synthetic_gradients.config import MODULE_METHODS, SGConfig
+from sobolev_lab.experiments.synthetic_gradients.config import SGConfig
 from sobolev_lab.stats import mean_sem, paired_verdicts
-from sobolev_lab.tables import csv_text, pm, verdict_table
+from sobolev_lab.tables import csv_text, fmt, markdown_table, pm, verdict_table
 
-__all__ = ["aggregate", "markdown_table", "preflight", "render", "summarise"]
+__all__ = ["aggregate", "preflight", "render", "select", "summarise", "variant"]
 
 CSV_FIELDS = (
-    "dataset",
-    "modules",
+    "task",
     "method",
+    "critic_activation",
+    "chosen_trial",
+    "lr",
+    "module_lr",
+    "w_value",
+    "normalise",
     "n_seeds",
     "n_ok",
     "n_diverged",
+    "n_converged",
+    "val_acc_mean",
     "test_acc_mean",
     "test_acc_se",
-    "cosine_mean",
-    "cosine_se",
+    "cosine",
+    "r2",
+    "common",
+    "dead",
     "seconds_per_step",
 )
-
 CLAIM_RQ3B = "RQ3b: a Sobolev-trained critic beats a gradient-only critic"
+CLAIM_VALUE = "a Sobolev-trained critic beats the value-trained critic (the paper's Critic)"
 METRIC = "test error [%]"
+DIAGNOSTICS = ("cosine", "r2", "common", "dead")
+UNINFORMATIVE_POINTS = 2.0
 
 
-def _mean_se(values: list[float]) -> tuple[float | None, float | None]:
+def variant(method: str, act: str | None) -> str:
+    """``method`` or ``method[activation]`` for critics."""
+    return method if act is None else f"{method}[{act}]"
+
+
+def _ok(p: dict | None) -> bool:
+    return p is not None and p["status"] == "ok"
+
+
+def _mean(values) -> float | None:
     vals = [v for v in values if v is not None and math.isfinite(v)]
-    if not vals:
-        return None, None
-    return mean_sem(vals)
-
-
-def _mean_cosine(cos: list | None) -> float | None:
-    vals = [c for c in (cos or []) if c is not None]
     return float(np.mean(vals)) if vals else None
 
 
-def aggregate(cells: list[dict[str, Any] | None], configs: list[dict]) -> dict[str, Any]:
-    """Summary rows and mean/SE curves per (method, modules) from cell results.
-
-    Parameters
-    ----------
-    cells : list of dict or None
-        :func:`run_cell` results aligned with ``configs`` (None for a failed cell).
-    configs : list of dict
-    """
-    groups: dict[tuple[str, int], list[tuple[dict, dict | None]]] = {}
-    for cfg, cell in zip(configs, cells, strict=True):
-        groups.setdefault((cfg["method"], cfg["modules"]), []).append((cfg, cell))
-    rows, curves = [], {}
-    for (method, modules), members in groups.items():
-        ok = [c for _, c in members if c is not None and c["status"] == "ok"]
-        acc = _mean_se([c["final_test_acc"] for c in ok])
-        cos = _mean_se([_mean_cosine(c["final_cosine"]) for c in ok])
-        rows.append(
-            {
-                "dataset": members[0][0]["dataset"],
-                "modules": modules,
-                "method": method,
-                "n_seeds": len(members),
-                "n_ok": len(ok),
-                "n_diverged": sum(c is not None and c["status"] == "diverged" for _, c in members),
-                "n_failed": sum(c is None for _, c in members),
-                "test_acc_mean": acc[0],
-                "test_acc_se": acc[1],
-                "cosine_mean": cos[0],
-                "cosine_se": cos[1],
-                "final_cosine_per_module": [
-                    _mean_se([c["final_cosine"][j] for c in ok])[0]
-                    for j in range(modules if method in MODULE_METHODS else 0)
-                ]
-                if ok
-                else [],
-                "seconds_per_step": _mean_se([c["seconds_per_step"] for c in ok])[0],
-            }
-        )
-        curves[f"{method}/{modules}"] = _curves(ok)
-    return {"summary": rows, "curves": curves}
-
-
-def _curves(ok: list[dict]) -> dict[str, Any]:
-    if not ok:
-        return {}
-    steps = ok[0]["curves"]["step"]
-    out: dict[str, Any] = {"step": steps}
-    acc = np.array([c["curves"]["test_acc"] for c in ok], dtype=float)
-    acc_mean, acc_se = mean_sem(acc)
-    out["test_acc_mean"], out["test_acc_se"] = acc_mean.tolist(), acc_se.tolist()
-    loss = np.array([c["curves"]["train_loss"] for c in ok], dtype=float)
-    out["train_loss_mean"] = loss.mean(0).tolist()
-    n_mod = len(ok[0]["curves"]["cosine"][0])
-    if n_mod:
-        cos = np.array(
-            [[[np.nan if v is None else v for v in p] for p in c["curves"]["cosine"]] for c in ok],
-            dtype=float,
-        )  # (seeds, points, modules)
-        out["cosine_mean"] = [
-            [None if math.isnan(v) else v for v in row] for row in np.nanmean(cos, 0).tolist()
-        ]
+def _groups(cells, payloads) -> dict[tuple, dict[int, dict[int, dict | None]]]:
+    """(task, method, act) -> trial -> seed -> payload."""
+    out: dict[tuple, dict[int, dict[int, dict | None]]] = {}
+    for c, p in zip(cells, payloads, strict=True):
+        key = (c["task"], c["method"], c["critic_activation"])
+        out.setdefault(key, {}).setdefault(c["trial"], {})[c["seed"]] = (c, p)
     return out
 
 
-def _test_error(payload: dict[str, Any] | None) -> float:
-    """100 - accuracy in %; NaN for a diverged or failed run (dropped from its pairs)."""
-    if payload is None or payload["status"] != "ok" or payload["final_test_acc"] is None:
-        return math.nan
-    return 100.0 * (1.0 - payload["final_test_acc"])
+def select(trials: dict[int, dict[int, tuple]]) -> tuple[int, list[float | None]]:
+    """The trial with the lowest mean validation error, and every trial's mean val accuracy.
 
-
-def comparisons(
-    config: SGConfig, cells: list[dict[str, Any]], payloads: list[dict[str, Any] | None]
-) -> list[dict[str, Any]]:
-    """The paired comparisons of the verdict table (see the module docstring).
-
-    Returns
-    -------
-    list of dict
-        Input of :func:`sobolev_lab.stats.paired_verdicts`; errors aligned by seed.
+    A failed or diverged seed counts as validation accuracy 0. Ties go to the first trial.
     """
-    errors: dict[tuple[str, int], dict[int, float]] = {}
-    for cell, p in zip(cells, payloads, strict=True):
-        errors.setdefault((cell["method"], cell["modules"]), {})[cell["seed"]] = _test_error(p)
-    pairs = [("critic", "sobolev", CLAIM_RQ3B)]
-    pairs += [("backprop", m, f"{m} against end-to-end backprop") for m in config.methods]
+    means = []
+    for t in sorted(trials):
+        accs = [p["val_acc"] if _ok(p) else 0.0 for _, p in trials[t].values()]
+        means.append(float(np.mean(accs)) if accs else None)
+    best = max(range(len(means)), key=lambda i: -math.inf if means[i] is None else means[i])
+    return sorted(trials)[best], means
+
+
+def _final(p: dict, key: str) -> float | None:
+    return _mean(p["curves"][key][-1]) if p["curves"][key] else None
+
+
+def aggregate(cells: list[dict], payloads: list[dict | None]) -> dict[str, Any]:
+    """Selection, summary rows and mean curves per (task, method, activation)."""
+    rows, curves, selection = [], {}, []
+    for (task, method, act), trials in _groups(cells, payloads).items():
+        chosen, val_means = select(trials)
+        members = trials[chosen]
+        cell0 = next(iter(members.values()))[0]
+        hp = {k: cell0[k] for k in ("lr", "module_lr", "w_value", "normalise")}
+        ok = [p for _, p in members.values() if _ok(p)]
+        acc = mean_sem([p["test_acc"] for p in ok]) if ok else (None, None)
+        name = variant(method, act)
+        selection.append(
+            {
+                "task": task,
+                "variant": name,
+                "chosen_trial": chosen,
+                **hp,
+                "val_acc_per_trial": val_means,
+            }
+        )
+        row = {
+            "task": task,
+            "method": method,
+            "critic_activation": act,
+            "chosen_trial": chosen,
+            **hp,
+            "n_seeds": len(members),
+            "n_ok": len(ok),
+            "n_diverged": sum(
+                p is not None and p["status"] == "diverged" for _, p in members.values()
+            ),
+            "n_converged": sum(bool(p["converged"]) for p in ok),
+            "val_acc_mean": _mean(p["val_acc"] for p in ok),
+            "test_acc_mean": None if acc[0] is None else float(acc[0]),
+            "test_acc_se": None if acc[1] is None else float(acc[1]),
+            **{k: _mean(_final(p, k) for p in ok) for k in DIAGNOSTICS},
+            "seconds_per_step": _mean(p["seconds_per_step"] for p in ok),
+        }
+        rows.append(row)
+        for t, runs in trials.items():
+            curves[f"{task}|{name}|{t}"] = _curves([p for _, p in runs.values() if _ok(p)])
+    return {"summary": rows, "selection": selection, "curves": curves}
+
+
+def _curves(ok: list[dict]) -> dict[str, Any]:
+    """Mean curves over seeds; runs of other lengths than the first are left out."""
+    if not ok:
+        return {}
+    steps = ok[0]["curves"]["step"]
+    ok = [p for p in ok if p["curves"]["step"] == steps]
+    out: dict[str, Any] = {"step": steps, "n_seeds": len(ok)}
+    for key in ("val_acc", "test_acc"):
+        out[key] = np.mean([p["curves"][key] for p in ok], 0).tolist()
+    for key in ("cosine", "r2", "common", "dead"):
+        arr = np.array(
+            [[[np.nan if v is None else v for v in pt] for pt in p["curves"][key]] for p in ok],
+            dtype=float,
+        )  # (seeds, points, modules or cuts)
+        if arr.size:
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(arr, 0) if np.isfinite(arr).any() else arr[0]
+            out[key] = [[None if math.isnan(v) else v for v in row] for row in mean.tolist()]
+    return out
+
+
+def _test_error(p: dict | None) -> float:
+    """100 - test accuracy in %; NaN for a diverged or failed run (dropped from its pairs)."""
+    return 100.0 * (1.0 - p["test_acc"]) if _ok(p) else math.nan
+
+
+def uninformative(summary: list[dict]) -> set[str]:
+    """Tasks where no-prop's test accuracy is within 2 points of backprop's."""
+    acc = {(r["task"], r["method"]): r["test_acc_mean"] for r in summary}
+    out = set()
+    for task in {r["task"] for r in summary}:
+        bp, npp = acc.get((task, "backprop")), acc.get((task, "noprop"))
+        if bp is not None and npp is not None and 100 * (bp - npp) < UNINFORMATIVE_POINTS:
+            out.add(task)
+    return out
+
+
+def comparisons(config: SGConfig, cells, payloads, summary) -> list[dict[str, Any]]:
+    """The paired comparisons of the verdict table (see the module docstring)."""
+    errors: dict[tuple, dict[int, float]] = {}
+    chosen = {(r["task"], r["method"], r["critic_activation"]): r["chosen_trial"] for r in summary}
+    for c, p in zip(cells, payloads, strict=True):
+        key = (c["task"], c["method"], c["critic_activation"])
+        if chosen.get(key) == c["trial"]:
+            errors.setdefault(key, {})[c["seed"]] = _test_error(p)
+    flagged = uninformative(summary)
     out = []
-    for k in config.modules:
-        for baseline, method, claim in pairs:
-            if method == baseline or (baseline, k) not in errors or (method, k) not in errors:
+    for task in config.tasks:
+        pairs = []
+        for act in config.critic_activations:
+            sob, grad, val = (
+                (m, act) for m in ("sobolev_critic", "gradient_critic", "value_critic")
+            )
+            pairs += [(grad, sob, CLAIM_RQ3B), (val, sob, CLAIM_VALUE)]
+        for key in errors:
+            if key[0] == task and key[1] != "backprop":
+                name = variant(key[1], key[2])
+                pairs.append((("backprop", None), key[1:], f"{name} against end-to-end backprop"))
+        for base, meth, claim in pairs:
+            b, m = errors.get((task, *base)), errors.get((task, *meth))
+            if b is None or m is None:
                 continue
-            seeds = sorted(errors[baseline, k].keys() & errors[method, k].keys())
-            cell = {"dataset": config.dataset, "modules": k}
-            if method in ("critic", "sobolev"):
-                cell["critic_activation"] = config.critic_activation
+            seeds = sorted(b.keys() & m.keys())
+            cell = {"task": task}
+            if task in flagged:
+                cell["flag"] = "uninformative"
             out.append(
                 {
                     "claim": claim,
                     "cell": cell,
                     "metric": METRIC,
-                    "baseline": baseline,
-                    "method": method,
-                    "baseline_errors": [errors[baseline, k][s] for s in seeds],
-                    "method_errors": [errors[method, k][s] for s in seeds],
+                    "baseline": variant(*base),
+                    "method": variant(*meth),
+                    "baseline_errors": [b[s] for s in seeds],
+                    "method_errors": [m[s] for s in seeds],
                 }
             )
     return out
 
 
-def summarise(
-    config: SGConfig, cells: list[dict[str, Any]], payloads: list[dict[str, Any] | None]
-) -> dict[str, Any]:
-    """Summary rows, curves, verdicts and convergence of the study (Study contract)."""
+def summarise(config: SGConfig, cells: list[dict], payloads: list[dict | None]) -> dict[str, Any]:
+    """Selection, summary rows, curves, verdicts and convergence (Study contract)."""
+    agg = aggregate(cells, payloads)
+    ok = [p for p in payloads if _ok(p)]
     return {
-        "dataset": config.dataset,
-        **aggregate(payloads, cells),
-        "verdicts": paired_verdicts(comparisons(config, cells, payloads)),
+        "tasks": list(config.tasks),
+        **agg,
+        "uninformative_tasks": sorted(uninformative(agg["summary"])),
+        "verdicts": paired_verdicts(comparisons(config, cells, payloads, agg["summary"])),
         "convergence": {
             "trainings": len(cells),
-            "converged": None,
-            "criterion": "not assessed (issue #16)",
+            "converged": sum(bool(p["converged"]) for p in ok),
+            "criterion": "best validation error improved < 1% over the last quarter of the steps",
         },
     }
 
 
-def markdown_table(summary: list[dict[str, Any]]) -> str:
-    """Markdown tables: method rows, one column per number of modules, per dataset."""
+def _hp_text(r: dict) -> str:
+    if r["method"] in ("backprop", "noprop"):
+        return f"lr {fmt(r['lr'])}"
+    if r["method"] == "sobolev_critic":
+        kind = "norm" if r["normalise"] else "raw"
+        return f"{kind}:{fmt(r['w_value'])}"
+    return f"module lr {fmt(r['module_lr'])}"
+
+
+def _tables(summary: dict[str, Any]) -> str:
+    flagged = set(summary["uninformative_tasks"])
+    sel = {(s["task"], s["variant"]): s for s in summary["selection"]}
     lines = []
-    for dataset in dict.fromkeys(r["dataset"] for r in summary):
-        rows = [r for r in summary if r["dataset"] == dataset]
-        mods = sorted({r["modules"] for r in rows})
-        methods = list(dict.fromkeys(r["method"] for r in rows))
-        index = {(r["method"], r["modules"]): r for r in rows}
-        for title, key, scale in (
-            ("test accuracy [%], mean ± SE over seeds", "test_acc", 100.0),
-            ("gradient cosine (predicted vs true dL/dh, mean over modules)", "cosine", 1.0),
-        ):
-            lines.append(f"**{dataset}: {title}**\n")
-            lines.append(
-                "| method | " + " | ".join(f"{k} module{'s' * (k > 1)}" for k in mods) + " |"
+    for task in summary["tasks"]:
+        rows = [r for r in summary["summary"] if r["task"] == task]
+        if not rows:
+            continue
+        note = " (uninformative: no-prop is within 2 points of backprop)" if task in flagged else ""
+        lines.append(f"## {task}{note}\n")
+        body = []
+        for r in rows:
+            name = variant(r["method"], r["critic_activation"])
+            trials = " / ".join(
+                "-" if v is None else f"{100 * v:.1f}" for v in sel[task, name]["val_acc_per_trial"]
             )
-            lines.append("|---" * (len(mods) + 1) + "|")
-            for m in methods:
-                cells = []
-                for k in mods:
-                    r = index.get((m, k))
-                    mean = None if r is None else r[f"{key}_mean"]
-                    if mean is None:
-                        cells.append("-")
-                        continue
-                    txt = pm(scale * mean, scale * r[f"{key}_se"])
-                    if r["n_ok"] < r["n_seeds"]:
-                        txt += f" ({r['n_seeds'] - r['n_ok']} of {r['n_seeds']} not ok)"
-                    cells.append(txt)
-                lines.append(f"| {m} | " + " | ".join(cells) + " |")
-            lines.append("")
+            test = (
+                "-"
+                if r["test_acc_mean"] is None
+                else pm(100 * r["test_acc_mean"], 100 * r["test_acc_se"])
+            )
+            body.append(
+                [
+                    name,
+                    _hp_text(r),
+                    trials,
+                    test,
+                    f"{r['n_ok']}/{r['n_seeds']}",
+                    f"{r['n_converged']}/{r['n_ok']}",
+                    *(fmt(r[k], 2) for k in DIAGNOSTICS),
+                ]
+            )
+        header = ["method", "chosen", "val acc per trial [%]", "test acc [%]", "ok",
+                  "converged", "cosine", "R²", "common share", "dead units"]  # fmt: skip
+        lines.append(markdown_table(header, body))
     return "\n".join(lines)
 
 
 def render(config: SGConfig, summary: dict[str, Any]) -> dict[str, str]:
-    """``result.csv`` (one row per method and modules) and ``result.md`` (tables, verdicts)."""
+    """``result.csv`` (one row per task and method) and ``result.md`` (tables, verdicts)."""
     md = (
-        f"# Synthetic gradients: {summary['dataset']}\n\n"
-        f"{config.seeds} seeds; {config.steps} steps per run; critic activation "
-        f"{config.critic_activation}.\n\n" + markdown_table(summary["summary"])
+        "# Synthetic gradients: trials chosen on validation\n\n"
+        f"{config.seeds} seeds; {config.steps} steps per run, batch {config.batch_size}; "
+        f"{config.n_trials} trial configurations per method, chosen on the validation split; "
+        "test accuracy at each run's best validation point. Diagnostics at the end of "
+        "training on a fixed batch of training samples, averaged over modules (cuts).\n\n"
+        + _tables(summary)
     )
     md += "\n**Paired verdicts (test error, ratio baseline / method > 1: method better)**\n\n"
     md += verdict_table(summary["verdicts"])
@@ -228,20 +304,21 @@ def render(config: SGConfig, summary: dict[str, Any]) -> dict[str, str]:
 
 
 def preflight(config: SGConfig) -> None:
-    """Fail on a bad data directory or a missing GPU before any training.
+    """Fail on missing data, a missing package or a missing GPU before any training.
 
     Raises
     ------
     ValueError
-        ``data_dir`` missing or malformed (:class:`.data.DataError`), or
-        ``device="cuda"`` without CUDA.
+        ``data_dir`` missing or malformed, ``mnist1d`` not installed
+        (:class:`.data.DataError`), or a CUDA device without CUDA.
     """
-    if config.dataset != "digits":
-        from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
+    from sobolev_lab.experiments.synthetic_gradients.config import parse_task
+    from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
 
-        load_dataset(config.dataset, config.data_dir)
-    if config.device == "cuda":
+    for dataset in {parse_task(t)[0] for t in config.tasks} - {"digits"}:
+        load_dataset(dataset, config.data_dir)
+    if config.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("device=cuda was asked for but torch.cuda.is_available() is False")
+            raise ValueError(f"device={config.device} was asked for but CUDA is not available")

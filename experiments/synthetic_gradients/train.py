@@ -1,37 +1,50 @@
-r"""One training run (a *cell*) of a method on a network split into stages.
+r"""One training run (a *cell*): one method, one trial configuration, one seed.
 
 Methods (same network, data order, optimiser and seed):
 
 * ``backprop``: end-to-end backpropagation (upper reference).
 * ``noprop``: only the top stage learns; lower stages keep their initial weights.
-* ``sg``, ``critic``, ``sobolev``: update-decoupled training. Every stage receives a
-  detached input and updates as soon as its own output has a gradient: the top stage
-  from the loss, every lower stage from the synthetic gradient of the module at its
-  output. Modules predict ``dL/dh`` directly (``sg``) or as ``dc/dh`` of a scalar
-  critic ``c(h, y)`` (``critic``, ``sobolev``).
+* ``dni``, ``value_critic``, ``gradient_critic``, ``sobolev_critic``: update-decoupled
+  training. Every stage receives a detached input and updates as soon as its own
+  output has a gradient: the top stage from the loss, every lower stage from the
+  synthetic gradient of the module at its output. Modules predict ``dL/dh`` directly
+  (``dni``) or as ``dc/dh`` of a scalar critic ``c(h, y)`` (the critics).
 
 Gradient scaling (the same for all methods). With per-sample losses
 :math:`\ell_i` and the batch loss :math:`L = \frac1N \sum_i \ell_i`, modules predict
-the *per-sample* gradient :math:`\delta_i = \partial \ell_i / \partial h_i`, the gradient
-of the batch *sum* of losses, and the lower stage is updated with
-:math:`\hat g_i / N`, exactly what backprop of :math:`L` would give if the prediction
-were right.
+the *per-sample* gradient :math:`\delta_i = \partial \ell_i / \partial h_i` and the
+lower stage is updated with :math:`\hat g_i / N`, exactly what backprop of :math:`L`
+would give if the prediction were right.
 
 Module targets (DNI bootstrapping). The module at the highest cut regresses onto the
-true per-sample gradient coming from the top stage (and, for the Sobolev critic, onto
-the per-sample loss :math:`\ell_i`). A lower module regresses onto the synthetic
-gradient of the module above it, backpropagated through the stage in between (and
-onto that critic's value): the gradient "arriving from above". Targets are detached.
+true per-sample loss :math:`\ell_i` and gradient :math:`\delta_i` from the top stage. A
+lower module regresses onto the critic value of the module above and its synthetic
+gradient backpropagated through the stage in between. Targets are detached.
 
-* ``sg``: :math:`\mathrm{mean}_i |\hat g_i - \delta_i|^2`.
-* ``critic``: :class:`sobolev.SobolevLoss` with weights (0, 1): gradient only,
-  :math:`\mathrm{mean}_i |\nabla_h c_i - \delta_i|^2`.
-* ``sobolev``: :class:`sobolev.SobolevLoss` with weights ``sobolev_weights`` (default
-  (1, 1)): :math:`\mathrm{mean}_i [w_0 (c_i - \ell_i)^2 + w_1 |\nabla_h c_i - \delta_i|^2]`.
+* ``dni``: :math:`\mathrm{mean}_i |\hat g_i - \delta_i|^2`.
+* critics: :math:`\mathrm{mean}_i [w_v (c_i - \ell_i)^2 + w_g |\nabla_h c_i - \delta_i|^2]`
+  (:func:`.modules.critic_loss`) with ``value_critic`` (1, 0), the paper's Critic;
+  ``gradient_critic`` (0, 1); ``sobolev_critic`` (W, 1) for a ``raw:W`` trial, or
+  (W / s_v, 1 / s_g) for ``norm:W``, where the fixed scales are measured once in a
+  warm-up on the monitoring batch at the initial weights: :math:`s_v = \mathrm{mean}_i
+  \ell_i^2` and :math:`s_g = \mathrm{mean}_i |\delta_i|^2` at that cut, the errors of
+  the zero-initialised critic, so both terms start near W and 1.
 
-Monitoring. At every evaluation point the *true* gradient at each cut (full backprop
-through all layers above, on a fixed batch of training samples) is compared with the
-module's prediction (mean per-sample cosine similarity). It is never used for updates.
+Selection and early stopping. Every run trains on the training split minus a fixed
+validation split (1/6) and is evaluated on both every ``eval_every`` steps; the
+reported test accuracy is the one at the best validation accuracy (early stopping
+with the best state restored, without stopping early). The test split never
+chooses anything.
+
+Diagnostics (on a fixed monitoring batch of training samples, never used for updates):
+per module the mean cosine and the R² of the synthetic gradient against the true
+per-sample gradient (full backprop), the share of the synthetic gradient common to all
+samples :math:`|\bar g|^2 / \overline{|g|^2}` (1: every sample gets the same
+gradient, the collapse signature), the critic's value MSE; per cut the fraction of
+dead units (zero on every monitoring sample).
+
+Host synchronisation. The inner step reads nothing back to the host: losses are
+accumulated on the device, and their finiteness is checked at the evaluation points.
 """
 
 from __future__ import annotations
@@ -46,23 +59,45 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import sobolev as sb
 from sobolev._training import minibatches
-from sobolev_lab.experiments.synthetic_gradients.config import MODULE_METHODS, validate_cell
+from sobolev_lab.experiments.synthetic_gradients.config import (
+    MODULE_METHODS,
+    parse_task,
+    validate_cell,
+)
 from sobolev_lab.experiments.synthetic_gradients.data import load_dataset
-from sobolev_lab.experiments.synthetic_gradients.models import cnn_stages, mlp_stages, stage_shapes
+from sobolev_lab.experiments.synthetic_gradients.models import (
+    cnn1d_stages,
+    cnn_stages,
+    mlp_stages,
+    stage_shapes,
+)
 from sobolev_lab.experiments.synthetic_gradients.modules import (
     Critic,
     SyntheticGradient,
-    critic_of_flat_h,
+    critic_loss,
     critic_value_and_gradient,
 )
 
-__all__ = ["Trainer", "run_cell"]
+__all__ = ["Trainer", "converged", "run_cell"]
 
 
 def _finite_or_none(v: float) -> float | None:
     return v if math.isfinite(v) else None
+
+
+def _stages(cfg: dict[str, Any], input_shape: tuple[int, ...], n_classes: int) -> nn.ModuleList:
+    _, arch, modules = parse_task(cfg["task"])
+    seed = cfg["seed"]
+    if arch == "mlp":
+        d = math.prod(input_shape)
+        return mlp_stages(d, n_classes, modules, cfg["hidden"], seed=seed)
+    if len(input_shape) == 2:
+        c, length = input_shape
+        return cnn1d_stages(c, n_classes, modules, cfg["channels"], length, seed=seed)
+    return cnn_stages(
+        input_shape[0], n_classes, modules, cfg["channels"], image_size=input_shape[-1], seed=seed
+    )
 
 
 class Trainer:
@@ -73,6 +108,7 @@ class Trainer:
     config : dict
         A cell config (validated with :func:`validate_cell`).
     input_shape : tuple of int
+        Per-sample input shape: (d,), (C, L) or (C, H, W).
     n_classes : int
     """
 
@@ -80,25 +116,16 @@ class Trainer:
         cfg = self.cfg = validate_cell(config)
         self.device = torch.device(cfg["device"])
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError('device="cuda" was asked for but torch.cuda.is_available() is False')
-        self.method, self.n_classes = cfg["method"], n_classes
-        seed = cfg["seed"]
-        if len(input_shape) == 1:
-            stages = mlp_stages(input_shape[0], n_classes, cfg["modules"], cfg["hidden"], seed=seed)
-        else:
-            stages = cnn_stages(
-                input_shape[0],
-                n_classes,
-                cfg["modules"],
-                cfg["channels"],
-                image_size=input_shape[-1],
-                seed=seed,
+            raise ValueError(
+                f"device={cfg['device']!r} was asked for but torch.cuda.is_available() is False"
             )
-        self.stages = stages.to(self.device)
+        self.method, self.n_classes = cfg["method"], n_classes
+        self.stages = _stages(cfg, tuple(input_shape), n_classes).to(self.device)
+        self.input_shape = tuple(input_shape)
         self.modules = nn.ModuleList()
         if self.method in MODULE_METHODS:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed + 10_000)
+                torch.manual_seed(cfg["seed"] + 10_000)
                 for shape in stage_shapes(self.stages, input_shape):
                     self.modules.append(self._module(shape))
             self.modules.to(self.device)
@@ -111,9 +138,11 @@ class Trainer:
             if len(self.modules)
             else None
         )
-        w = cfg["sobolev_weights"]
-        weights = (0.0, 1.0) if self.method == "critic" else w if w == "auto" else tuple(w)
-        self.critic_loss = sb.SobolevLoss(order=1, weights=weights)
+        w = {"value_critic": (1.0, 0.0), "gradient_critic": (0.0, 1.0)}.get(self.method)
+        if self.method == "sobolev_critic":
+            w = (float(cfg["w_value"]), 1.0)
+        self.weights = [w] * len(self.modules)
+        self.scales: dict[str, Any] | None = None
 
     def _module(self, shape: tuple[int, ...]) -> nn.Module:
         cfg = self.cfg
@@ -122,7 +151,7 @@ class Trainer:
             "width": cfg["module_width"],
             "layers": cfg["module_layers"],
         }
-        if self.method == "sg":
+        if self.method == "dni":
             return SyntheticGradient(shape, self.n_classes, activation=cfg["sg_activation"], **kw)
         return Critic(shape, self.n_classes, activation=cfg["critic_activation"], **kw)
 
@@ -136,35 +165,65 @@ class Trainer:
     def _onehot(self, y: torch.Tensor) -> torch.Tensor:
         return F.one_hot(y, self.n_classes).float()
 
+    def _true_gradients(self, x, y) -> tuple[list[torch.Tensor], torch.Tensor, list]:
+        """Activations at the cuts, per-sample losses and true per-sample dl_i/dh at each cut."""
+        with torch.enable_grad():
+            h, cuts = x, []
+            for stage in self.stages:
+                h = stage(h)
+                cuts.append(h)
+            ell = F.cross_entropy(h.float(), y, reduction="none")
+            true = torch.autograd.grad(ell.sum(), cuts[:-1])
+        return [c.detach() for c in cuts[:-1]], ell.detach(), list(true)
+
+    def warm_up(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
+        """Fix the normalising scales of a ``norm:W`` Sobolev critic at the initial weights.
+
+        Returns
+        -------
+        dict
+            ``value`` (s_v) and ``gradient`` (s_g per module).
+        """
+        _, ell, true = self._true_gradients(x, y)
+        s_v = float((ell**2).mean())
+        s_g = [float((g**2).flatten(1).sum(1).mean()) for g in true]
+        if not (s_v > 0 and all(s > 0 for s in s_g) and math.isfinite(s_v + sum(s_g))):
+            raise ValueError(f"warm-up scales must be finite and > 0, got {s_v}, {s_g}")
+        w0 = float(self.cfg["w_value"])
+        self.weights = [(w0 / s_v, 1.0 / s) for s in s_g]
+        self.scales = {"value": s_v, "gradient": s_g}
+        return self.scales
+
     # -- one update --------------------------------------------------------------------
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, list[float]]:
-        """One update on a batch; returns the batch loss and each module's training loss."""
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One update on a batch, without host synchronisation.
+
+        Returns
+        -------
+        loss : Tensor, scalar
+            The batch loss (detached, on the device).
+        terms : Tensor, shape (modules, 2)
+            Each module's value and gradient error terms (detached; zeros for the value
+            term of DNI; shape (0, 2) without modules).
+        """
         self.opt_net.zero_grad(set_to_none=True)
         if self.opt_mod is not None:
             self.opt_mod.zero_grad(set_to_none=True)
-        if self.method == "backprop":
+        if self.method in ("backprop", "noprop"):
             with self._autocast():
-                logits = x
-                for stage in self.stages:
-                    logits = stage(logits)
-            loss = F.cross_entropy(logits.float(), y)
-            loss.backward()
-            self.opt_net.step()
-            return float(loss.detach()), []
-        if self.method == "noprop":
-            with torch.no_grad(), self._autocast():
                 h = x
                 for stage in self.stages[:-1]:
                     h = stage(h)
-            with self._autocast():
-                logits = self.stages[-1](h.detach())
+                if self.method == "noprop":
+                    h = h.detach()
+                logits = self.stages[-1](h)
             loss = F.cross_entropy(logits.float(), y)
             loss.backward()
             self.opt_net.step()
-            return float(loss.detach()), []
+            return loss.detach(), torch.zeros(0, 2, device=x.device)
         return self._decoupled_step(x, y)
 
-    def _decoupled_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, list[float]]:
+    def _decoupled_step(self, x: torch.Tensor, y: torch.Tensor):
         n = x.shape[0]
         inputs, outputs = [], []
         h = x
@@ -176,87 +235,115 @@ class Trainer:
                 outputs.append(h)
         ell = F.cross_entropy(outputs[-1].float(), y, reduction="none")
         loss = ell.mean()
-        if not bool(torch.isfinite(loss)):
-            return float("nan"), []
         loss.backward()
         # Targets for the highest module: the per-sample loss and its gradient.
         value_t = ell.detach()
         mdtype = next(self.modules.parameters()).dtype  # modules run outside autocast
         grad_t = inputs[-1].grad.to(mdtype) * n
         y1h = self._onehot(y)
-        module_losses = [0.0] * len(self.modules)
+        terms = []
         for k in reversed(range(len(self.modules))):
             module, hk = self.modules[k], outputs[k].detach().to(mdtype)
-            if self.method == "sg":
-                with torch.no_grad():
-                    g_hat = module(hk, y1h)
-                c_hat = None
+            if self.method == "dni":
+                g = module(hk, y1h)
+                err = ((g - grad_t) ** 2).flatten(1).sum(1).mean()
+                c_hat, g_hat, t = None, g.detach(), (torch.zeros_like(err), err.detach())
             else:
-                c_hat, g_hat = critic_value_and_gradient(module, hk, y1h)
+                w_v, w_g = self.weights[k]
+                c, g = critic_value_and_gradient(
+                    module, hk, y1h, differentiable=True, create_graph=w_g > 0
+                )
+                err, *t = critic_loss(c, g, value_t, grad_t, w_v, w_g)
+                c_hat, g_hat = c.detach(), g.detach()
             # The stage below the cut learns from the prediction made before the module
             # sees this batch's target (update decoupling).
             outputs[k].backward((g_hat / n).to(outputs[k].dtype))
-            module_losses[k] = self._train_module(module, hk, y1h, value_t, grad_t)
+            err.backward()
+            terms.append(torch.stack(list(t)))
             if k > 0:  # bootstrapped targets for the module below
                 grad_t = inputs[k].grad.to(mdtype) * n
                 value_t = c_hat
         self.opt_net.step()
         self.opt_mod.step()
-        return float(loss.detach()), module_losses
-
-    def _train_module(self, module, hk, y1h, value_t, grad_t) -> float:
-        if not bool(torch.isfinite(grad_t).all()):
-            return float("nan")
-        if self.method == "sg":
-            err = ((module(hk, y1h) - grad_t) ** 2).flatten(1).sum(1).mean()
-            err.backward()
-            return float(err.detach())
-        if value_t is None or not bool(torch.isfinite(value_t).all()):
-            return float("nan")
-        target = sb.Target.from_arrays(value_t, grad_t.flatten(1))
-        err = self.critic_loss(critic_of_flat_h(module, y1h), hk.flatten(1), target)
-        err.backward()
-        return float(err.detach())
+        return loss.detach(), torch.stack(terms[::-1])
 
     # -- evaluation --------------------------------------------------------------------
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
         """Classification accuracy on (x, y), evaluated in batches."""
-        correct = 0
+        correct = torch.zeros((), dtype=torch.long, device=y.device)
         for i in range(0, len(y), batch):
             h = x[i : i + batch]
             with self._autocast():
                 for stage in self.stages:
                     h = stage(h)
-            correct += int((h.argmax(1) == y[i : i + batch]).sum())
-        return correct / len(y)
+            correct += (h.argmax(1) == y[i : i + batch]).sum()
+        return int(correct) / len(y)
 
-    def gradient_quality(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list]:
-        """Per module: mean cosine between predicted and true per-sample dL/dh, and for
-        critics the mean squared error of the predicted loss (None for ``sg``)."""
-        if not len(self.modules):
-            return [], []
-        with torch.enable_grad():
-            h, cuts = x, []
-            for stage in self.stages:
-                h = stage(h)
-                cuts.append(h)
-            ell = F.cross_entropy(h, y, reduction="none")
-            true = torch.autograd.grad(ell.sum(), cuts[:-1])
+    def diagnostics(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, list]:
+        """Gradient-prediction quality per module and dead units per cut on (x, y).
+
+        Returns
+        -------
+        dict
+            ``cosine``, ``r2``, ``common`` and ``value_mse`` (one entry per module; None
+            where undefined) and ``dead`` (one entry per cut).
+        """
+        cuts, ell, true = self._true_gradients(x, y)
+        out: dict[str, list] = {
+            "dead": [float((c.flatten(1) <= 0).all(0).float().mean()) for c in cuts]
+        }
+        out.update(cosine=[], r2=[], common=[], value_mse=[])
         y1h = self._onehot(y)
-        cos, value_err = [], []
         for module, hk, g in zip(self.modules, cuts, true, strict=False):
-            hk = hk.detach()
-            if self.method == "sg":
+            hk, g = hk.float(), g.float()
+            if self.method == "dni":
                 with torch.no_grad():
                     g_hat = module(hk, y1h)
-                value_err.append(None)
+                out["value_mse"].append(None)
             else:
                 c_hat, g_hat = critic_value_and_gradient(module, hk, y1h)
-                value_err.append(_finite_or_none(float(((c_hat - ell.detach()) ** 2).mean())))
-            c = F.cosine_similarity(g_hat.flatten(1), g.flatten(1), dim=1, eps=1e-12).mean()
-            cos.append(_finite_or_none(float(c)))
-        return cos, value_err
+                out["value_mse"].append(_finite_or_none(float(((c_hat - ell) ** 2).mean())))
+            gh, gt = g_hat.flatten(1), g.flatten(1)
+            cos = F.cosine_similarity(gh, gt, dim=1, eps=1e-12).mean()
+            sst = ((gt - gt.mean(0)) ** 2).sum()
+            r2 = 1 - ((gh - gt) ** 2).sum() / sst if sst > 0 else torch.tensor(math.nan)
+            power = (gh**2).sum(1).mean()
+            common = (gh.mean(0) ** 2).sum() / power if power > 0 else torch.tensor(math.nan)
+            for key, v in (("cosine", cos), ("r2", r2), ("common", common)):
+                out[key].append(_finite_or_none(float(v)))
+        return out
+
+
+def converged(steps: list[int], val_err: list[float], budget: int, tol: float = 0.01) -> bool:
+    """The convergence rule: the best held-out error improved by less than ``tol``
+    (relative) over the last quarter of the budget.
+
+    Parameters
+    ----------
+    steps, val_err : list
+        Evaluation steps and held-out errors there (same length, at least one point).
+    budget : int
+        The training budget in steps.
+    """
+    if not steps or len(steps) != len(val_err):
+        raise ValueError("steps and val_err must be non-empty and of the same length")
+    errs = np.asarray(val_err, dtype=float)
+    early = errs[np.asarray(steps) <= 0.75 * budget]
+    if not early.size:
+        return False
+    before, after = early.min(), errs.min()
+    return bool(before <= 0 or (before - after) / before < tol)
+
+
+def _split(cfg: dict[str, Any]):
+    dataset, arch, _ = parse_task(cfg["task"])
+    full = load_dataset(dataset, cfg["data_dir"])
+    split = full.validation_split()
+    parts = [split.x_train, split.y_train, split.x_test, split.y_test, full.x_test, full.y_test]
+    if arch == "cnn" and split.x_train.ndim == 2:  # MNIST-1D sequences as one channel
+        parts = [p[:, None, :] if p.ndim == 2 else p for p in parts]
+    return parts, full.n_classes
 
 
 def run_cell(config: dict[str, Any]) -> dict[str, Any]:
@@ -265,68 +352,89 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``status`` ("ok" or "diverged"), ``final_test_acc`` (None if diverged),
-        ``curves`` with lists over evaluation points (``step``, ``test_acc``,
-        ``train_loss``, ``cosine`` and ``value_mse`` as one list per point holding one
-        entry per module, ``module_loss``), ``seconds`` and ``seconds_per_step``.
+        ``status`` ("ok" or "diverged"), ``val_acc`` (best over the evaluation points)
+        and ``test_acc`` there, the final ones, ``best_step``, ``converged``,
+        ``hyperparameters``, ``scales`` (warm-up, or None), ``curves`` (lists over the
+        evaluation points: ``step``, ``val_acc``, ``test_acc``, ``train_loss``, and
+        per-module lists ``cosine``, ``r2``, ``common``, ``value_mse``, ``value_term``,
+        ``grad_term``, per-cut ``dead``), ``seconds`` and ``seconds_per_step``.
         Non-finite numbers are stored as None.
     """
     cfg = validate_cell(config)
-    data = load_dataset(cfg["dataset"], cfg["data_dir"])
-    if cfg["eval_split"] == "validation":
-        data = data.validation_split()
-    trainer = Trainer(cfg, data.input_shape, data.n_classes)
+    parts, n_classes = _split(cfg)
+    trainer = Trainer(cfg, parts[0].shape[1:], n_classes)
     dev = trainer.device
-    x_tr, y_tr = torch.from_numpy(data.x_train).to(dev), torch.from_numpy(data.y_train).to(dev)
-    x_te, y_te = torch.from_numpy(data.x_test).to(dev), torch.from_numpy(data.y_test).to(dev)
-    # A fixed monitoring batch (independent of the seed) for gradient-prediction quality.
+    x_tr, y_tr, x_val, y_val, x_te, y_te = (torch.from_numpy(p).to(dev) for p in parts)
+    # A fixed monitoring batch (independent of the seed) for the diagnostics.
     mon = torch.randperm(len(y_tr), generator=torch.Generator().manual_seed(12345))
     mon = mon[: cfg["monitor_size"]].to(dev)
     x_mon, y_mon = x_tr[mon], y_tr[mon]
-    # A fresh permutation per epoch, the last partial batch dropped; None (a batch at
-    # least the training-set size) means the whole training set in its stored order.
-    n_train = len(y_tr)
+    if cfg["method"] == "sobolev_critic" and cfg["normalise"]:
+        trainer.warm_up(x_mon, y_mon)
+    n_train, steps = len(y_tr), cfg["steps"]
     batches = minibatches(
         n_train, min(cfg["batch_size"], n_train), torch.Generator().manual_seed(cfg["seed"])
     )
-    curves: dict[str, list] = {k: [] for k in ("step", "test_acc", "train_loss", "cosine")}
-    curves.update(value_mse=[], module_loss=[])
+    # All the run's batch indices drawn up front and moved once: no per-step copy.
+    first = next(batches)
+    order = (
+        None
+        if first is None
+        else torch.stack([first] + [next(batches) for _ in range(steps - 1)]).to(dev)
+    )
+    keys = ("step", "val_acc", "test_acc", "train_loss", "value_term", "grad_term")
+    curves: dict[str, list] = {k: [] for k in keys}
+    curves.update(cosine=[], r2=[], common=[], value_mse=[], dead=[])
     status, diverged_step = "ok", None
-    run_loss, run_mod, count = 0.0, np.zeros(len(trainer.modules)), 0
+    run_loss = torch.zeros((), device=dev)
+    run_terms = torch.zeros(len(trainer.modules), 2, device=dev)
+    count = 0
     t0 = time.perf_counter()
     step = 0
-    for step in range(1, cfg["steps"] + 1):
-        idx = next(batches)
-        if idx is None:
-            loss, mod = trainer.step(x_tr, y_tr)
+    for step in range(1, steps + 1):
+        if order is None:
+            loss, terms = trainer.step(x_tr, y_tr)
         else:
-            idx = idx.to(dev)
-            loss, mod = trainer.step(x_tr[idx], y_tr[idx])
-        if not math.isfinite(loss) or not all(math.isfinite(m) for m in mod):
+            loss, terms = trainer.step(x_tr[order[step - 1]], y_tr[order[step - 1]])
+        run_loss, run_terms, count = run_loss + loss, run_terms + terms, count + 1
+        if step % cfg["eval_every"] and step != steps:
+            continue
+        mean_loss, mean_terms = float(run_loss) / count, (run_terms / count).tolist()
+        if not math.isfinite(mean_loss) or not all(math.isfinite(v) for r in mean_terms for v in r):
             status, diverged_step = "diverged", step
             break
-        run_loss, run_mod, count = run_loss + loss, run_mod + np.asarray(mod), count + 1
-        if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
-            cos, verr = trainer.gradient_quality(x_mon, y_mon)
-            curves["step"].append(step)
-            curves["test_acc"].append(trainer.accuracy(x_te, y_te))
-            curves["train_loss"].append(run_loss / count)
-            curves["cosine"].append(cos)
-            curves["value_mse"].append(verr)
-            curves["module_loss"].append([_finite_or_none(float(m)) for m in run_mod / count])
-            run_loss, run_mod, count = 0.0, np.zeros(len(trainer.modules)), 0
+        diag = trainer.diagnostics(x_mon, y_mon)
+        curves["step"].append(step)
+        curves["val_acc"].append(trainer.accuracy(x_val, y_val))
+        curves["test_acc"].append(trainer.accuracy(x_te, y_te))
+        curves["train_loss"].append(mean_loss)
+        curves["value_term"].append([None if cfg["method"] == "dni" else r[0] for r in mean_terms])
+        curves["grad_term"].append([r[1] for r in mean_terms])
+        for key in ("cosine", "r2", "common", "value_mse", "dead"):
+            curves[key].append(diag[key])
+        run_loss, run_terms, count = torch.zeros_like(run_loss), torch.zeros_like(run_terms), 0
     seconds = time.perf_counter() - t0
+    ok = status == "ok"
+    best = int(np.argmax(curves["val_acc"])) if ok else None
     return {
-        "dataset": cfg["dataset"],
+        "task": cfg["task"],
         "method": cfg["method"],
-        "modules": cfg["modules"],
+        "critic_activation": cfg["critic_activation"],
+        "trial": cfg["trial"],
         "seed": cfg["seed"],
+        "hyperparameters": {k: cfg[k] for k in ("lr", "module_lr", "w_value", "normalise")},
+        "scales": trainer.scales,
         "status": status,
         "diverged_step": diverged_step,
-        "final_test_acc": curves["test_acc"][-1] if status == "ok" else None,
-        "final_cosine": curves["cosine"][-1] if status == "ok" else None,
+        "val_acc": curves["val_acc"][best] if ok else None,
+        "test_acc": curves["test_acc"][best] if ok else None,
+        "best_step": curves["step"][best] if ok else None,
+        "final_val_acc": curves["val_acc"][-1] if ok else None,
+        "final_test_acc": curves["test_acc"][-1] if ok else None,
+        "converged": converged(curves["step"], [1 - a for a in curves["val_acc"]], steps)
+        if ok
+        else False,
         "curves": curves,
         "seconds": seconds,
         "seconds_per_step": seconds / max(step, 1),
-        "eval_split": cfg["eval_split"],
     }
