@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import json
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -80,8 +81,10 @@ def validation_split(n: int, fraction: float, seed: int) -> Split:
     (train_idx, val_idx) : pair of sorted int arrays
     """
     n = check_positive_int(n, "n", minimum=2)
-    if not (isinstance(fraction, float | int) and not isinstance(fraction, bool)) or not (
-        0.0 < fraction < 1.0
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, numbers.Real)
+        or not (0.0 < fraction < 1.0)
     ):
         raise ValueError(f"fraction must be a number in (0, 1), got {fraction!r}")
     n_val = min(max(round(fraction * n), 1), n - 1)

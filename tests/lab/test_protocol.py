@@ -44,7 +44,7 @@ def test_kfold_unequal_sizes_and_errors():
 
 
 def test_validation_split():
-    tr, va = validation_split(100, 0.2, seed=1)
+    tr, va = validation_split(100, np.float32(0.2), seed=1)
     assert va.size == 20 and tr.size == 80 and not set(tr) & set(va)
     assert validation_split(3, 0.01, seed=0)[1].size == 1  # at least one held out
     assert validation_split(3, 0.99, seed=0)[0].size == 1  # at least one trained on
