@@ -7,8 +7,8 @@
   projections=1 vs the full gradient per d in a third table;
 * ``data_efficiency``: per d and metric, the paths the classical net needs to reach the
   twin net's error at the smallest n (log-log interpolation of each seed's classical
-  curve, power-law extrapolation past the largest n, flagged), geometric mean over seeds
-  with a bootstrap interval;
+  curve, its log-log line extended past the largest n, flagged), geometric mean over
+  seeds with a bootstrap interval;
 * ``exponents``: ``error ~ C n^-a`` per (d, method, metric);
 * ``feasibility``: which peers ran at which ``n (d + 1)`` and their fit time;
 * ``curves``: the figure's predicted price and delta along the test baskets.
@@ -21,9 +21,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from sobolev_lab.curves import crossing_point, fit_power_law, samples_to_reach
+from sobolev_lab.curves import crossing_point, fit_power_law
 from sobolev_lab.stats import mean_sem, paired_verdicts
 from sobolev_lab.tables import csv_text, fmt, markdown_table, pm, verdict_table
+from sobolev_lab.theory.constructions import fitted_rate
 
 METRICS = ("value_rmse", "delta_rmse")
 CRITERION = (
@@ -140,15 +141,22 @@ def _projection_comparisons(cells, payloads) -> tuple[list[dict], list[dict]]:
 
 
 def _paths_needed(ns, classical, target) -> tuple[float | None, bool]:
-    """Paths at which one seed's classical curve reaches ``target``; extrapolated flag."""
+    """Paths at which one seed's classical curve reaches ``target``; extrapolated flag.
+
+    Past the largest ``n`` the seed's own log-log line (least squares over its sizes,
+    two sizes suffice) is extended; None when that line does not fall.
+    """
     hit = crossing_point(ns, classical, target)
     if hit is not None:
         return hit, False
-    if len(ns) < 3:
+    if len(ns) < 2:
         return None, True
-    fit = fit_power_law(ns, classical)
-    reach = samples_to_reach(fit, target)
-    return (reach["value"] if reach["valid"] else None), True
+    logn, loge = np.log(np.asarray(ns, float)), np.log(np.asarray(classical, float))
+    slope = fitted_rate(ns, classical)
+    if not slope < 0:
+        return None, True
+    log_c = loge.mean() - slope * logn.mean()
+    return float(math.exp((math.log(target) - log_c) / slope)), True
 
 
 def _data_efficiency(table, dims, ns, seed: int = 0, resamples: int = 2000) -> list[dict]:

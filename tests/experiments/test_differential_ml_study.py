@@ -75,6 +75,10 @@ def test_paths_needed_recovers_a_known_power_law():
     assert value == pytest.approx(8000, rel=1e-9) and not extrapolated
     value, extrapolated = _paths_needed(ns, curve, 2.0 * 256000**-0.5)
     assert value == pytest.approx(256000, rel=1e-6) and extrapolated
+    # Two sizes suffice to extend the line; a curve that does not fall gives None.
+    value, extrapolated = _paths_needed(ns[:2], curve[:2], 2.0 * 16000**-0.5)
+    assert value == pytest.approx(16000, rel=1e-9) and extrapolated
+    assert _paths_needed(ns[:2], [1.0, 1.0], 0.5) == (None, True)
 
 
 @pytest.mark.parametrize(
