@@ -24,7 +24,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LogPolicy", "StudentLogPolicy", "StudentNet", "flat_log_policy", "kl_divergence"]
+__all__ = [
+    "STUDENTS",
+    "LogPolicy",
+    "MLPStudent",
+    "StudentLogPolicy",
+    "StudentNet",
+    "flat_log_policy",
+    "kl_divergence",
+    "make_student",
+]
+
+#: Student architectures: ``conv`` (a half-width copy of the teacher's conv stack) and
+#: ``mlp`` (fully connected on the flattened frame, no convolution, unlike the teacher).
+STUDENTS = ("conv", "mlp")
 
 
 class StudentNet(nn.Module):
@@ -76,6 +89,74 @@ class StudentNet(nn.Module):
         return o[:n] + self.policy.bias, o[n:]
 
 
+class MLPStudent(nn.Module):
+    """An MLP policy on the flattened frame: d -> ``hidden`` -> ``hidden`` -> A, ReLU.
+
+    Not a scaled copy of the teacher (no convolution, no weight sharing), so a result
+    that holds for both students is not an artefact of matching architectures.
+
+    Parameters
+    ----------
+    obs_shape : tuple
+        (10, 10, C); the input has ``d = 100 C`` units.
+    n_actions : int
+    hidden : int
+        Width of both hidden layers.
+    """
+
+    def __init__(self, obs_shape: tuple[int, int, int], n_actions: int, hidden: int = 128):
+        super().__init__()
+        d = int(obs_shape[0] * obs_shape[1] * obs_shape[2])
+        self.layers = nn.ModuleList([nn.Linear(d, hidden), nn.Linear(hidden, hidden)])
+        self.policy = nn.Linear(hidden, n_actions)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Action logits (B, A) of observations (B, 10, 10, C)."""
+        h = obs.flatten(1)
+        for layer in self.layers:
+            h = torch.relu(layer(h))
+        return self.policy(h)
+
+    def logits(self, obs: torch.Tensor) -> torch.Tensor:
+        """Same as ``forward``; the interface :func:`envs.play` expects."""
+        return self(obs)
+
+    def logits_and_jvp(
+        self, obs: torch.Tensor, tangent: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, A) at ``obs`` and their derivative along ``tangent`` (B, A).
+
+        As :meth:`StudentNet.logits_and_jvp`: primal and tangent as one stacked batch,
+        the tangent without biases and masked by the ReLU pattern at ``obs``.
+        """
+        n = obs.shape[0]
+        h = torch.cat([obs.flatten(1), tangent.flatten(1)])
+        for layer in self.layers:
+            z = F.linear(h, layer.weight)
+            z_x = z[:n] + layer.bias
+            on = z_x > 0
+            h = torch.cat([z_x * on, z[n:] * on])
+        o = F.linear(h, self.policy.weight)
+        return o[:n] + self.policy.bias, o[n:]
+
+
+def make_student(
+    kind: str,
+    obs_shape: tuple[int, int, int],
+    n_actions: int,
+    *,
+    channels: int = 8,
+    hidden: int = 64,
+    mlp_hidden: int = 128,
+) -> nn.Module:
+    """A fresh student of architecture ``kind`` (see :data:`STUDENTS`)."""
+    if kind == "conv":
+        return StudentNet(obs_shape[2], n_actions, channels=channels, hidden=hidden)
+    if kind == "mlp":
+        return MLPStudent(obs_shape, n_actions, hidden=mlp_hidden)
+    raise ValueError(f"student must be one of {', '.join(STUDENTS)}, got {kind!r}")
+
+
 class LogPolicy:
     """A policy as the map the library differentiates: (N, d) -> (N, A) log-probabilities.
 
@@ -102,7 +183,7 @@ class LogPolicy:
 
 
 class StudentLogPolicy(LogPolicy):
-    """:class:`LogPolicy` of a :class:`StudentNet`, with its own forward-mode rule."""
+    """:class:`LogPolicy` of a student with ``logits_and_jvp``: its own forward-mode rule."""
 
     def value_and_jvp(self, x: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probabilities (N, A) at ``x`` (N, d) and their derivative along ``v`` (N, d).
@@ -123,7 +204,8 @@ def flat_log_policy(
     Parameters
     ----------
     logits_fn : callable
-        Observations (N, 10, 10, C) to logits (N, A); a :class:`StudentNet` gets a
+        Observations (N, 10, 10, C) to logits (N, A); a student with
+        ``logits_and_jvp`` (:class:`StudentNet`, :class:`MLPStudent`) gets a
         :class:`StudentLogPolicy` (with the forward-mode rule).
     obs_shape : tuple
         (10, 10, C); ``d = 100 C``.
@@ -133,7 +215,7 @@ def flat_log_policy(
     LogPolicy
         ``x (N, d) -> log_softmax(logits_fn(x.reshape(N, 10, 10, C)))`` of shape (N, A).
     """
-    if isinstance(logits_fn, StudentNet):
+    if isinstance(logits_fn, StudentNet | MLPStudent):
         return StudentLogPolicy(logits_fn, obs_shape)
     return LogPolicy(logits_fn, obs_shape)
 
