@@ -39,13 +39,37 @@ _SHARED = (
 )
 
 
+_PROTOCOL_SHARED = (
+    "methods", "peers", "hidden", "activations", "lrs", "regular_lrs", "folds", "steps",
+    "eval_every", "patience", "schedule", "dtype", "normalise", "n_test", "kink_margin",
+    "n_neighbors", "genn_iterations",
+)  # fmt: skip
+
+
 def cells(config: RegressionConfig) -> list[dict[str, Any]]:
     """One cell per function, training-set size and step budget (x2 with the check).
 
     The dicts are those of the pre-runner study (same keys and values), so their hashes
-    and stored cell files stay valid.
+    and stored cell files stay valid. With ``protocol`` one cell per function and size
+    (version 2, :mod:`.protocol_cell`).
     """
     cfg = config.to_dict()
+    if cfg["protocol"]:
+        shared = {k: cfg[k] for k in _PROTOCOL_SHARED}
+        return [
+            {
+                "study": "regression",
+                "version": 2,
+                "function": name,
+                "dim": dim,
+                "n_train": n,
+                "seeds": list(range(cfg["seeds"])),
+                "weights": cfg["derivative_weights"],
+                **shared,
+            }
+            for name, dim in map(parse_function, cfg["functions"])
+            for n in cfg["n_train"]
+        ]
     budgets = [cfg["steps"], 2 * cfg["steps"]] if cfg["convergence_check"] else [cfg["steps"]]
     shared = {k: cfg[k] for k in _SHARED}
     out = []
@@ -72,21 +96,30 @@ def cells(config: RegressionConfig) -> list[dict[str, Any]]:
 
 def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate one cell (:func:`sobolev_lab.experiments.regression.study.run_cell`)."""
-    from sobolev_lab.experiments.regression.study import run_cell as train
+    if cell.get("version") == 2:
+        from sobolev_lab.experiments.regression.protocol_cell import run_cell as train
+    else:
+        from sobolev_lab.experiments.regression.study import run_cell as train
 
     return train(cell)
 
 
 def summarise(config: RegressionConfig, cells_: list[dict], payloads: list[dict]) -> dict:
     """See :func:`sobolev_lab.experiments.regression.aggregate.summarise`."""
-    from sobolev_lab.experiments.regression.aggregate import summarise as agg
+    if config.protocol:
+        from sobolev_lab.experiments.regression.protocol_summary import summarise as agg
+    else:
+        from sobolev_lab.experiments.regression.aggregate import summarise as agg
 
     return agg(config, cells_, payloads)
 
 
 def render(config: RegressionConfig, summary: dict) -> dict[str, str]:
     """See :func:`sobolev_lab.experiments.regression.tables.render`."""
-    from sobolev_lab.experiments.regression.tables import render as tables
+    if config.protocol:
+        from sobolev_lab.experiments.regression.protocol_summary import render as tables
+    else:
+        from sobolev_lab.experiments.regression.tables import render as tables
 
     return tables(config, summary)
 

@@ -23,6 +23,8 @@ from sobolev_lab.config import StudyConfig, param
 __all__ = ["EXTENDED_FUNCTIONS", "METHODS", "PAPER_FUNCTIONS", "PRESETS", "RegressionConfig"]
 
 METHODS: tuple[str, ...] = ("regular", "sobolev", "sobolev_estimated")
+#: Peers of the protocol runs (:mod:`sobolev_lab.peers`), in table order.
+PEERS: tuple[str, ...] = ("GENN", "GEKPLS", "KRG")
 
 # Spelled out rather than read from the registry: ``sobolev list`` must not import
 # sympy, and a function added to the registry must not change a shipped preset's
@@ -109,9 +111,41 @@ class RegressionConfig(StudyConfig):
         ["styblinski_tang"], "functions whose seed-0 fits are stored on a grid (2-D only)"
     )
     grid_size: int = param(41, "points per axis of the stored grids")
+    protocol: bool = param(
+        False,
+        "tune every method by k-fold cross-validation inside the n training points with "
+        "equal budgets, early stopping and refit (issue #14; protocol_cell); false: the "
+        "fixed-budget cells of the shipped full/ and extended/ results",
+    )
+    folds: int = param(5, "protocol: cross-validation folds (must divide every n_train)")
+    activations: tuple[str, ...] = param(
+        ["relu"], "protocol: candidate activations (the tuned setting: relu, softplus, tanh)"
+    )
+    lrs: tuple[float, ...] = param(
+        [1e-3, 1e-2], "protocol: candidate learning rates of the Sobolev methods"
+    )
+    derivative_weights: tuple[float | str, ...] = param(
+        [1.0, "auto"],
+        'protocol: candidate derivative weights of the Sobolev methods ("auto": '
+        "SobolevLoss's balance)",
+    )
+    regular_lrs: tuple[float, ...] = param(
+        [3e-4, 1e-3, 3e-3, 1e-2],
+        "protocol: candidate learning rates of regular training; as many as lrs x "
+        "derivative_weights (equal budgets)",
+    )
+    eval_every: int = param(25, "protocol: steps between held-out evaluations")
+    patience: int = param(8, "protocol: evaluations without improvement before a trial stops")
+    peers: tuple[str, ...] = param(
+        ["GENN", "GEKPLS", "KRG"],
+        "protocol: SMT peers (GENN tuned with the same budget; GEKPLS and KRG by likelihood)",
+    )
+    genn_iterations: int = param(1000, "protocol: GENN's optimiser iterations")
 
     def validate(self) -> None:
         from sobolev_lab.theory.functions import get, names
+
+        self._validate_protocol()
 
         if not self.functions:
             raise ValueError("functions must be a non-empty list of names")
@@ -173,6 +207,44 @@ class RegressionConfig(StudyConfig):
                     f"got n_train {list(self.n_train)}"
                 )
 
+    def _validate_protocol(self) -> None:
+        if not isinstance(self.protocol, bool):
+            raise ValueError(f"protocol must be true or false, got {self.protocol!r}")
+        for key in ("folds", "eval_every", "patience", "genn_iterations"):
+            check_positive_int(getattr(self, key), key, minimum=2 if key == "folds" else 1)
+        if not self.protocol:
+            return
+        bad = [n for n in self.n_train if n % self.folds]
+        if bad:
+            raise ValueError(f"folds = {self.folds} must divide every n_train, not {bad}")
+        known = _activations()
+        if not self.activations or any(a not in known for a in self.activations):
+            raise ValueError(f"activations must be names out of {known}, got {self.activations}")
+        for key in ("lrs", "regular_lrs"):
+            vals = getattr(self, key)
+            if not vals or any(not (math.isfinite(v) and v > 0) for v in vals):
+                raise ValueError(f"{key} must be a non-empty list of positive numbers")
+        for w in self.derivative_weights:
+            if w != "auto" and (isinstance(w, str) or not (math.isfinite(w) and w > 0)):
+                raise ValueError(f'derivative_weights entries must be > 0 or "auto", got {w!r}')
+        if len(self.regular_lrs) != len(self.lrs) * len(self.derivative_weights):
+            raise ValueError(
+                f"regular_lrs needs len(lrs) x len(derivative_weights) = "
+                f"{len(self.lrs) * len(self.derivative_weights)} entries (equal budgets), "
+                f"got {len(self.regular_lrs)}"
+            )
+        bad = [p for p in self.peers if p not in PEERS]
+        if bad:
+            raise ValueError(f"unknown peer(s) {bad}; valid peers: {list(PEERS)}")
+        object.__setattr__(self, "peers", tuple(p for p in PEERS if p in self.peers))
+        if self.steps < 4 * self.eval_every:
+            raise ValueError(
+                f"steps = {self.steps} must be at least 4 x eval_every = {4 * self.eval_every} "
+                "(convergence is judged on the last quarter of the budget)"
+            )
+
+
+_PROTOCOL = {"protocol": True, "convergence_check": False, "grid_functions": []}
 
 #: ``full`` is the old ``paper`` preset; ``extended`` is the old preset of that name,
 #: which is also exactly the config of the shipped extended run (5 seeds, no check).
@@ -187,4 +259,28 @@ PRESETS = {
     },
     "full": {"convergence_check": True},
     "extended": {"functions": list(EXTENDED_FUNCTIONS), "seeds": 5},
+    # Issue #14: every method tuned by 5-fold CV with 4 candidates each, early stopping.
+    "protocol-quick": {
+        **_PROTOCOL,
+        "functions": ["booth", "ackley"],
+        "n_train": [20],
+        "seeds": 2,
+        "steps": 100,
+        "eval_every": 10,
+        "patience": 3,
+        "hidden": [32, 32],
+        "n_test": 500,
+        "genn_iterations": 100,
+    },
+    "protocol": {**_PROTOCOL, "steps": 2000},
+    "protocol-tuned": {
+        **_PROTOCOL,
+        "steps": 2000,
+        "activations": ["relu", "softplus", "tanh"],
+    },
+    "protocol-extended": {
+        **_PROTOCOL,
+        "functions": list(EXTENDED_FUNCTIONS),
+        "steps": 2000,
+    },
 }

@@ -1,0 +1,250 @@
+"""One regression cell under the fair-comparison protocol (issue #14).
+
+A cell is a (function, training-set size). For every seed, every method chooses its
+hyperparameters by k-fold cross-validation inside the ``n`` training points, with the
+same number of candidate configurations per method, the value MSE on the held-out
+fold as the score, and early stopping (patience, best weights restored) in every
+network trial; the chosen configuration is then refitted on all ``n`` points for the
+median best step of its folds and evaluated on the test points. The test set is drawn
+after the selection and enters nothing but the metrics.
+
+Network methods (:func:`sobolev.ensemble.fit_ensemble`; the configs x folds x seeds of
+one method are member stacks of one ensemble per learning rate and activation,
+:func:`sobolev_lab.protocol.member_stacks`):
+
+- ``regular``: values only; candidates activation x ``regular_lrs``. (L2 weight decay
+  is not a candidate: the ensemble trainer has no ``weight_decay`` yet.)
+- ``sobolev``: values and exact gradients; candidates activation x ``lrs`` x
+  ``derivative_weights`` (``"auto"`` is :class:`sobolev.SobolevLoss`'s balance).
+- ``sobolev_estimated``: as ``sobolev`` on gradients estimated from the values of each
+  fold's training points only (:func:`sobolev.estimate.estimate_gradients`).
+
+Peers (:mod:`sobolev_lab.peers`, in the same standardised units): ``GENN`` chooses
+among as many candidates of :data:`sobolev_lab.peers.GENN_GRID` by the same folds;
+``GEKPLS`` and ``KRG`` fit their hyperparameters by their own likelihood.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from sobolev_lab.experiments.regression.study import (
+    _backward,
+    _data,
+    _forward,
+    _metrics,
+    _standardizers,
+)
+
+__all__ = ["candidates", "run_cell"]
+
+NETWORKS = ("regular", "sobolev", "sobolev_estimated")
+
+
+def candidates(cell: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every method's candidate configurations (equal counts, checked by ``Budget``)."""
+    from sobolev_lab.peers import GENN_GRID
+    from sobolev_lab.protocol import Budget, grid
+
+    acts = list(cell["activations"])
+    sob = grid(activation=acts, lr=list(cell["lrs"]), derivative_weight=list(cell["weights"]))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for m in cell["methods"]:
+        out[m] = grid(activation=acts, lr=list(cell["regular_lrs"])) if m == "regular" else sob
+    budget = Budget(len(sob))
+    if "GENN" in cell["peers"]:
+        out["GENN"] = budget.subsample(grid(**GENN_GRID), seed=0)
+    return budget.check(out)
+
+
+def _fit_stack(st, cell, dim: int, dtype, steps: int, validation: bool):
+    from sobolev.ensemble import MLPEnsemble, fit_ensemble
+
+    ens = MLPEnsemble.from_seeds(
+        dim, 1, cell["hidden"], st.shared["activation"], st.seeds, dtype=dtype
+    )
+    as_t = lambda a: None if a is None else torch.as_tensor(a, dtype=dtype)  # noqa: E731
+    kw = {}
+    if validation:
+        kw = {
+            "validation": (as_t(st.x_val), as_t(st.y_val)),
+            "eval_every": cell["eval_every"],
+            "patience": cell["patience"],
+        }
+    hist = fit_ensemble(
+        ens, as_t(st.x), as_t(st.y), as_t(st.dy), weights=st.weights, steps=steps,
+        lr=st.shared["lr"], schedule=cell["schedule"], seed=0, progress=False, **kw,
+    )  # fmt: skip
+    return ens, hist
+
+
+def _network(method, configs, cell, data, dim, dtype) -> dict[str, Any]:
+    """CV selection, refit and test metrics of one network method, every seed."""
+    from sobolev_lab.protocol import (
+        converged_members,
+        final_train_losses,
+        kfold,
+        member_stacks,
+        select_scores,
+        stack_scores,
+    )
+    from sobolev_lab.protocol.diagnostics import DEAD_UNIT_ACTIVATIONS, dead_unit_fraction
+
+    seeds, u, v, dv = data["seeds"], data["u"], data["v"], data["dv"]
+    dy: Any = None
+    if method == "sobolev":
+        dy = dv
+    elif method == "sobolev_estimated":
+        from sobolev.estimate import estimate_gradients
+
+        # Estimated from the fold's own training values: held-out points stay unseen.
+        def dy(s, idx):
+            return estimate_gradients(u[s, idx], v[s, idx], cell["n_neighbors"])
+
+    shared = ("activation", "lr")
+    splits = [kfold(u.shape[1], cell["folds"], seed=s) for s in seeds]
+    stacks = member_stacks(u, v, dy, configs, splits, seeds, shared_keys=shared)
+    t0 = time.perf_counter()
+    errors, best_steps, flags = [], [], []
+    for st in stacks:
+        _, hist = _fit_stack(st, cell, dim, dtype, cell["steps"], validation=True)
+        errors.append(hist["best_val"])
+        best_steps.append(hist["best_step"])
+        flags += converged_members(hist, budget=cell["steps"])
+    cv_seconds = time.perf_counter() - t0
+    scores = stack_scores(stacks, errors, len(configs), seeds)
+    steps_at = stack_scores(stacks, best_steps, len(configs), seeds)
+    chosen = [select_scores(configs, scores[s]) for s in range(len(seeds))]
+    # The refit trains each seed for the median best step of its chosen config's folds.
+    refit_steps = [
+        max(cell["eval_every"], int(np.median(steps_at[s, c.index]))) for s, c in enumerate(chosen)
+    ]
+    from sobolev_lab.protocol import refit_stacks
+
+    rows: list[dict[str, Any]] = [{} for _ in seeds]
+    pred_v = np.zeros(data["yt"].shape)
+    pred_g = np.zeros(data["gt"].shape)
+    t0 = time.perf_counter()
+    for s in range(len(seeds)):
+        (st,) = refit_stacks(
+            u[s : s + 1], v[s : s + 1], None if dy is None else _one(dy, s),
+            configs, [chosen[s].index], [seeds[s]], shared_keys=shared,
+        )  # fmt: skip
+        ens, hist = _fit_stack(st, cell, dim, dtype, refit_steps[s], validation=False)
+        yp, jp = ens.predict(torch.as_tensor(data["ut"][s : s + 1], dtype=dtype))
+        pv, pg = _backward(data["scs"][s : s + 1], yp[..., 0].double().numpy(),
+                           jp[:, :, 0].double().numpy())  # fmt: skip
+        pred_v[s], pred_g[s] = pv[0], pg[0]
+        losses = final_train_losses(hist)
+        rows[s]["train_loss_order0"] = losses["order0"][0]
+        rows[s]["train_loss_order1"] = losses["order1"][0]
+        act = st.shared["activation"]
+        rows[s]["dead_unit_fraction"] = (
+            float(dead_unit_fraction(ens, st.x)[0]) if act in DEAD_UNIT_ACTIVATIONS else None
+        )
+    refit_seconds = time.perf_counter() - t0
+    res = _metrics(pred_v, pred_g, data["yt"], data["gt"], data["away"])
+    for key in rows[0]:
+        res[key] = [r[key] for r in rows]
+    res["selection"] = [c.record() for c in chosen]
+    res["refit_steps"] = refit_steps
+    res["converged"] = [bool(f) for f in flags]
+    # Wall time of the batched ensembles, shared out per seed.
+    res["fit_seconds"] = [(cv_seconds + refit_seconds) / len(seeds)] * len(seeds)
+    res["seconds_cv"], res["seconds_refit"] = cv_seconds, refit_seconds
+    res["cv_members"] = sum(len(st.members) for st in stacks)
+    return res
+
+
+def _one(dy, s):
+    """Derivative targets of seed index ``s`` alone, for a one-seed refit stack."""
+    if callable(dy):
+        return lambda _, idx: dy(s, idx)
+    return dy[s : s + 1]
+
+
+def _peer(name, configs, cell, data) -> dict[str, Any]:
+    """One peer on every seed: GENN chosen by the folds, kriging by its likelihood."""
+    from sobolev_lab import peers
+    from sobolev_lab.protocol import kfold, select
+
+    seeds, u, v, dv = data["seeds"], data["u"], data["v"], data["dv"]
+    pv, pg = np.zeros(data["yt"].shape), np.zeros(data["gt"].shape)
+    extra: dict[str, list] = {"fit_seconds": []}
+    for s, seed in enumerate(seeds):
+        t0 = time.perf_counter()
+        if name == "GENN":
+
+            def make(c, seed=seed):
+                return peers.GENN(seed=seed, num_iterations=cell["genn_iterations"], **c)
+
+            splits = kfold(u.shape[1], cell["folds"], seed=seed)
+            sel = select(configs, peers.cv_scorer(make, u[s], v[s], dv[s]), splits)
+            extra.setdefault("selection", []).append(sel.record())
+            model = make(sel.chosen)
+        elif name == "GEKPLS":
+            model = peers.GEKPLS(n_comp=min(2, u.shape[2]))
+        else:
+            model = peers.KRG()
+        model.fit(u[s], v[s], dv[s])
+        extra["fit_seconds"].append(time.perf_counter() - t0)
+        ut = data["ut"][s]
+        a, b = _backward(data["scs"][s : s + 1], model.predict(ut)[None],
+                         model.predict_gradients(ut)[None])  # fmt: skip
+        pv[s], pg[s] = a[0], b[0]
+    res = _metrics(pv, pg, data["yt"], data["gt"], data["away"])
+    res.update(extra)
+    return res
+
+
+def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
+    """Select, refit and evaluate every method and peer of one protocol cell.
+
+    Returns
+    -------
+    dict
+        ``methods``: per method and peer, per-seed test metrics, ``fit_seconds``,
+        ``selection`` (the chosen hyperparameters and CV scores, per seed) and, for
+        networks, ``converged`` (one flag per CV training), final training loss per term
+        and dead-unit fraction of the refitted networks; ``kink`` for non-smooth
+        functions.
+    """
+    from sobolev_lab.theory.functions import get
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # identical numbers whatever the caller's thread count
+    try:
+        f = get(cell["function"], cell["dim"])
+        dtype = getattr(torch, cell["dtype"])
+        seeds, n = list(cell["seeds"]), cell["n_train"]
+        raw = [_data(f, s, n, cell["n_test"]) for s in seeds]
+        stack = {k: np.stack([dd[k] for dd in raw]) for k in raw[0]}
+        scs = _standardizers(f, stack["y"], cell["normalise"])
+        u, v, dv = _forward(scs, stack["x"], stack["y"], stack["g"])
+        (ut,) = _forward(scs, stack["xt"])[:1]
+        away = None
+        out: dict[str, Any] = {"methods": {}}
+        if not f.smooth:
+            lower, upper = (np.asarray(b, dtype=np.float64) for b in f.domain)
+            margin = cell["kink_margin"] * float(np.linalg.norm(upper - lower))
+            away = np.stack([f.distance_to_kink(xt) >= margin for xt in stack["xt"]])
+            out["kink"] = {
+                "margin": margin,
+                "fraction_excluded_from_away_metrics": float(1 - away.mean()),
+            }
+        data = {
+            "seeds": seeds, "u": u, "v": v, "dv": dv, "ut": ut, "scs": scs,
+            "yt": stack["yt"], "gt": stack["gt"], "away": away,
+        }  # fmt: skip
+        configs = candidates(cell)
+        for m in cell["methods"]:
+            out["methods"][m] = _network(m, configs[m], cell, data, f.dim, dtype)
+        for p in cell["peers"]:
+            out["methods"][p] = _peer(p, configs.get(p), cell, data)
+        return out
+    finally:
+        torch.set_num_threads(threads)
