@@ -58,86 +58,75 @@ def _convergence(cells, payloads) -> dict:
     return {"trainings": len(flags), "converged": int(sum(flags)), "criterion": CRITERION}
 
 
-def _table_rows(table) -> list[dict]:
+def _mean_rows(groups, keys) -> list[dict]:
+    """Mean ± s.e. over seeds of ``keys``, one row per ((d, n), method)."""
     rows = []
-    for (d, n), methods in sorted(table.items()):
+    for (d, n), methods in sorted(groups.items()):
         for m, recs in methods.items():
             row = {"d": d, "n": n, "method": m, "n_seeds": len(recs)}
-            for key in (*METRICS, "fit_seconds", "tuning_seconds"):
+            for key in keys:
                 row[key], row[key + "_sem"] = mean_sem([r[key] for r in recs])
             rows.append(row)
     return rows
 
 
+def _comparison(claim, cell, metric, baseline, method, baseline_recs, method_recs) -> dict:
+    """One paired comparison for :func:`sobolev_lab.stats.paired_verdicts`."""
+    return {
+        "claim": claim,
+        "cell": cell,
+        "metric": metric,
+        "baseline": baseline,
+        "method": method,
+        "baseline_errors": [r[metric] for r in baseline_recs],
+        "method_errors": [r[metric] for r in method_recs],
+    }
+
+
 def _comparisons(table, dims, ns) -> list[dict]:
+    claim = "twin net (values + deltas) beats the classical net"
     comps = []
     for d in dims:
         for n in ns:
             cell = table.get((d, n), {})
-            if "classical" not in cell or "differential" not in cell:
-                continue
-            for metric in METRICS:
-                comps.append(
-                    {
-                        "claim": "twin net (values + deltas) beats the classical net",
-                        "cell": {"d": d, "n": n},
-                        "metric": metric,
-                        "baseline": "classical",
-                        "method": "differential",
-                        "baseline_errors": [r[metric] for r in cell["classical"]],
-                        "method_errors": [r[metric] for r in cell["differential"]],
-                    }
-                )
+            if "classical" in cell and "differential" in cell:
+                comps += [
+                    _comparison(claim, {"d": d, "n": n}, metric, "classical", "differential",
+                                cell["classical"], cell["differential"])
+                    for metric in METRICS
+                ]  # fmt: skip
     return comps
 
 
 def _claim_comparisons(table, dims, ns) -> list[dict]:
     lo, hi = ns[0], ns[-1]
+    claim = f"Huge & Savine: twin net on {lo} paths beats classical on {hi}"
     comps = []
     for d in dims:
-        if (d, lo) not in table or (d, hi) not in table or lo == hi:
-            continue
-        for metric in METRICS:
-            comps.append(
-                {
-                    "claim": f"Huge & Savine: twin net on {lo} paths beats classical on {hi}",
-                    "cell": {"d": d, "n_twin": lo, "n_classical": hi},
-                    "metric": metric,
-                    "baseline": f"classical n={hi}",
-                    "method": f"differential n={lo}",
-                    "baseline_errors": [r[metric] for r in table[(d, hi)]["classical"]],
-                    "method_errors": [r[metric] for r in table[(d, lo)]["differential"]],
-                }
-            )
+        if (d, lo) in table and (d, hi) in table and lo != hi:
+            comps += [
+                _comparison(claim, {"d": d, "n_twin": lo, "n_classical": hi}, metric,
+                            f"classical n={hi}", f"differential n={lo}",
+                            table[(d, hi)]["classical"], table[(d, lo)]["differential"])
+                for metric in METRICS
+            ]  # fmt: skip
     return comps
 
 
 def _projection_comparisons(cells, payloads) -> tuple[list[dict], list[dict]]:
+    claim = "one random projection matches the full gradient (error; cost)"
     by_d = defaultdict(lambda: defaultdict(list))
     for c, p in zip(cells, payloads, strict=True):
         if c["kind"] == "projections":
             for m, rec in p["methods"].items():
                 by_d[(c["d"], c["n"])][m].append(rec)
-    comps, rows = [], []
-    for (d, n), methods in sorted(by_d.items()):
-        for m, recs in methods.items():
-            row = {"d": d, "n": n, "method": m, "n_seeds": len(recs)}
-            for key in (*METRICS, "fit_seconds"):
-                row[key], row[key + "_sem"] = mean_sem([r[key] for r in recs])
-            rows.append(row)
-        for metric in (*METRICS, "fit_seconds"):
-            comps.append(
-                {
-                    "claim": "one random projection matches the full gradient (error; cost)",
-                    "cell": {"d": d, "n": n},
-                    "metric": metric,
-                    "baseline": "full gradient",
-                    "method": "projections=1",
-                    "baseline_errors": [r[metric] for r in methods["differential"]],
-                    "method_errors": [r[metric] for r in methods["projections_1"]],
-                }
-            )
-    return comps, rows
+    comps = [
+        _comparison(claim, {"d": d, "n": n}, metric, "full gradient", "projections=1",
+                    methods["differential"], methods["projections_1"])
+        for (d, n), methods in sorted(by_d.items())
+        for metric in (*METRICS, "fit_seconds")
+    ]  # fmt: skip
+    return comps, _mean_rows(by_d, (*METRICS, "fit_seconds"))
 
 
 def _paths_needed(ns, classical, target) -> tuple[float | None, bool]:
@@ -244,7 +233,7 @@ def summarise(config, cells: list[dict], payloads: list[dict]) -> dict:
         if c["kind"] == "figure"
     ]
     return {
-        "table": _table_rows(table),
+        "table": _mean_rows(table, (*METRICS, "fit_seconds", "tuning_seconds")),
         "verdicts": verdicts,
         "convergence": _convergence(cells, payloads),
         "data_efficiency": _data_efficiency(table, dims, ns),
