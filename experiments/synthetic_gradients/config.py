@@ -116,23 +116,23 @@ class SGConfig(StudyConfig):
     )
     methods: tuple[str, ...] = param(list(METHODS), f"methods to train, from {METHODS}")
     critic_activations: tuple[str, ...] = param(
-        ["relu", "softplus"], "activations of the critics; each critic method runs with each"
+        ["softplus"], "activations of the critics (relu, softplus, ...); each critic runs with each"
     )
     seeds: int = param(10, "number of seeds 0..seeds-1 per (task, method, trial)")
-    steps: int = param(150, "training steps per run")
-    batch_size: int = param(256, "minibatch size (capped at the training-set size)")
+    steps: int = param(350, "training steps per run")
+    batch_size: int = param(128, "minibatch size (capped at the training-set size)")
     optimizer: Literal["adam", "sgd"] = param(
         "adam", "optimiser of the network (sgd: momentum 0.9)"
     )
-    lr: float = param(2e-3, "network learning rate of the decoupled methods")
+    lr: float = param(3e-4, "network learning rate of the decoupled methods")
     lr_grid: tuple[float, ...] = param(
-        [1e-3, 3e-3, 1e-2], "trial network learning rates of backprop and noprop"
+        [1e-3, 3e-3], "trial network learning rates of backprop and noprop"
     )
     module_lr_grid: tuple[float, ...] = param(
-        [3e-4, 1e-3, 3e-3], "trial module learning rates of dni, value_critic, gradient_critic"
+        [3e-4, 1e-3], "trial module learning rates of dni, value_critic, gradient_critic"
     )
     sobolev_grid: tuple[str, ...] = param(
-        ["raw:1", "norm:1", "norm:0.1"],
+        ["norm:1", "norm:0.1"],
         "trial value weights of sobolev_critic: raw:W (weights W, 1) or norm:W (W/s_v, 1/s_g)",
     )
     sobolev_module_lr: float = param(1e-3, "module learning rate of sobolev_critic")
@@ -142,7 +142,7 @@ class SGConfig(StudyConfig):
     module_layers: int = param(1, "hidden layers of a module (0: linear)")
     sg_activation: str = param("relu", "activation of the DNI modules (sobolev.models.ACTIVATIONS)")
     conditioned: bool = param(True, "modules see the one-hot label (cDNI)")
-    eval_every: int = param(25, "steps between evaluations and finiteness checks (and the last)")
+    eval_every: int = param(50, "steps between evaluations and finiteness checks (and the last)")
     monitor_size: int = param(256, "training samples that measure the diagnostics")
     device: str = param("cpu", "torch device of every cell: cpu, cuda or cuda:k")
     amp: bool = param(False, "bfloat16 autocast for the network stages")
@@ -220,7 +220,7 @@ _QUICK = {"tasks": ["digits/mlp/3", "mnist1d/cnn/3"], "critic_activations": ["so
           "seeds": 2, "steps": 30, "eval_every": 15, "hidden": [32, 32, 32],
           "channels": [8, 8, 8], "module_width": 32, "monitor_size": 64, "batch_size": 64,
           "lr_grid": [1e-3, 3e-3], "module_lr_grid": [1e-3, 3e-3],
-          "sobolev_grid": ["raw:1", "norm:0.1"]}  # fmt: skip
+          "sobolev_grid": ["raw:1", "norm:0.1"], "lr": 1e-3}  # fmt: skip
 
 #: Presets: field overrides of the defaults. The MNIST and CIFAR-10 extras need
 #: ``--set data_dir=DIR`` (and are meant for a GPU: ``--set device=cuda``).

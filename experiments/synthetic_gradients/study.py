@@ -1,8 +1,9 @@
 """Selection, summary, verdicts and tables of the study, from the cells' payloads only.
 
 * ``selection``: per (task, method, critic activation) the trial with the lowest mean
-  *validation* error over its seeds (a diverged seed counts as 100 % error); the
-  chosen hyperparameters and every trial's mean validation accuracy are recorded;
+  *validation* error over its seeds (:func:`sobolev_lab.protocol.select_scores`; a trial
+  with a diverged seed ranks last); the chosen hyperparameters and every trial's mean
+  validation error are recorded;
 * ``summary``: one row per (task, method, activation) at the chosen trial: test
   accuracy (at each run's best validation point; mean and standard error over the
   finished seeds), the diagnostics at the end of training (cosine, R², common share
@@ -15,7 +16,8 @@
   backprop, Holm-corrected across the table (:func:`sobolev_lab.stats.paired_verdicts`).
   A task where no-prop is within 2 points of backprop is flagged ``uninformative``
   (a decoupled method can only lose there);
-* ``convergence``: every training counted by the rule of :func:`.train.converged`.
+* ``convergence``: every training judged by the protocol's rule
+  (:func:`sobolev_lab.protocol.convergence.converged`) on its validation-error curve.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from sobolev_lab.experiments.synthetic_gradients.config import SGConfig
+from sobolev_lab.protocol.convergence import CRITERION, converged, convergence_record
+from sobolev_lab.protocol.selection import select_scores
 from sobolev_lab.stats import mean_sem, paired_verdicts
 from sobolev_lab.tables import csv_text, fmt, markdown_table, pm, verdict_table
 
@@ -83,17 +87,41 @@ def _groups(cells, payloads) -> dict[tuple, dict[int, dict[int, dict | None]]]:
     return out
 
 
-def select(trials: dict[int, dict[int, tuple]]) -> tuple[int, list[float | None]]:
-    """The trial with the lowest mean validation error, and every trial's mean val accuracy.
+def select(trials: dict[int, dict[int, tuple]]) -> tuple[int, dict[str, Any]]:
+    """The trial with the lowest mean validation error over seeds, and its record.
 
-    A failed or diverged seed counts as validation accuracy 0. Ties go to the first trial.
+    Seeds play the part of the protocol's splits (:func:`sobolev_lab.protocol.select_scores`):
+    a trial with a failed or diverged seed ranks last. If every trial diverged, the first
+    is reported (its rows then have no finished runs).
     """
-    means = []
-    for t in sorted(trials):
-        accs = [p["val_acc"] if _ok(p) else 0.0 for _, p in trials[t].values()]
-        means.append(float(np.mean(accs)) if accs else None)
-    best = max(range(len(means)), key=lambda i: -math.inf if means[i] is None else means[i])
-    return sorted(trials)[best], means
+    order = sorted(trials)
+    seeds = sorted(set().union(*(trials[t].keys() for t in order)))
+    scores = [
+        [
+            100.0 * (1.0 - trials[t][s][1]["val_acc"])
+            if _ok(trials[t].get(s, (None, None))[1])
+            else math.inf
+            for s in seeds
+        ]
+        for t in order
+    ]
+    configs = [{"trial": t} for t in order]
+    try:
+        sel = select_scores(configs, scores, metric="validation error [%]")
+    except FloatingPointError:
+        return order[0], {
+            "chosen": configs[0],
+            "index": 0,
+            "all_diverged": True,
+            "scores": [None] * len(order),
+        }
+    return order[sel.index], sel.record()
+
+
+def _converged(p: dict, steps: int) -> bool:
+    """The protocol's rule on the run's validation-error curve (a diverged run: False)."""
+    c = p["curves"]
+    return converged([1.0 - a for a in c["val_acc"]], c["step"], budget=steps)
 
 
 def _final(p: dict, key: str) -> float | None:
@@ -104,7 +132,7 @@ def aggregate(cells: list[dict], payloads: list[dict | None]) -> dict[str, Any]:
     """Selection, summary rows and mean curves per (task, method, activation)."""
     rows, curves, selection = [], {}, []
     for (task, method, act), trials in _groups(cells, payloads).items():
-        chosen, val_means = select(trials)
+        chosen, record = select(trials)
         members = trials[chosen]
         cell0 = next(iter(members.values()))[0]
         hp = {k: cell0[k] for k in ("lr", "module_lr", "w_value", "normalise")}
@@ -117,7 +145,8 @@ def aggregate(cells: list[dict], payloads: list[dict | None]) -> dict[str, Any]:
                 "variant": name,
                 "chosen_trial": chosen,
                 **hp,
-                "val_acc_per_trial": val_means,
+                "val_error_per_trial": record["scores"],
+                "selection": record,
             }
         )
         row = {
@@ -131,7 +160,7 @@ def aggregate(cells: list[dict], payloads: list[dict | None]) -> dict[str, Any]:
             "n_diverged": sum(
                 p is not None and p["status"] == "diverged" for _, p in members.values()
             ),
-            "n_converged": sum(bool(p["converged"]) for p in ok),
+            "n_converged": sum(_converged(p, cell0["steps"]) for p in ok),
             "val_acc_mean": _mean(p["val_acc"] for p in ok),
             "test_acc_mean": None if acc[0] is None else float(acc[0]),
             "test_acc_se": None if acc[1] is None else float(acc[1]),
@@ -227,17 +256,18 @@ def comparisons(config: SGConfig, cells, payloads, summary) -> list[dict[str, An
 def summarise(config: SGConfig, cells: list[dict], payloads: list[dict | None]) -> dict[str, Any]:
     """Selection, summary rows, curves, verdicts and convergence (Study contract)."""
     agg = aggregate(cells, payloads)
-    ok = [p for p in payloads if _ok(p)]
     return {
         "tasks": list(config.tasks),
         **agg,
         "uninformative_tasks": sorted(uninformative(agg["summary"])),
         "verdicts": paired_verdicts(comparisons(config, cells, payloads, agg["summary"])),
-        "convergence": {
-            "trainings": len(cells),
-            "converged": sum(bool(p["converged"]) for p in ok),
-            "criterion": "best validation error improved < 1% over the last quarter of the steps",
-        },
+        "convergence": convergence_record(
+            [
+                _converged(p, c["steps"]) if _ok(p) else False
+                for c, p in zip(cells, payloads, strict=True)
+            ],
+            CRITERION.replace("held-out loss", "validation error"),
+        ),
     }
 
 
@@ -264,7 +294,8 @@ def _tables(summary: dict[str, Any]) -> str:
         for r in rows:
             name = variant(r["method"], r["critic_activation"])
             trials = " / ".join(
-                "-" if v is None else f"{100 * v:.1f}" for v in sel[task, name]["val_acc_per_trial"]
+                "-" if v is None else f"{100 - v:.1f}"
+                for v in sel[task, name]["val_error_per_trial"]
             )
             test = (
                 "-"
