@@ -145,7 +145,8 @@ def split_by_episode(
     cum = np.cumsum(sizes)
     n_test_eps = int(np.searchsorted(cum, test_fraction * n)) + 1
     n_val_eps = int(np.searchsorted(cum, (test_fraction + val_fraction) * n)) + 1 - n_test_eps
-    if n_val_eps < 1 or n_test_eps + n_val_eps >= ids.size:
+    n_val_eps = max(1, n_val_eps)  # a long test episode may overshoot into the val share
+    if n_test_eps + n_val_eps >= ids.size:
         raise ValueError(
             f"the pool's {ids.size} episodes are too few to give whole episodes to test "
             f"({test_fraction:g}), validation ({val_fraction:g}) and training; record more "

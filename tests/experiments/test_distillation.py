@@ -1,4 +1,5 @@
-"""Policy distillation: losses, teachers, pools, minibatches, errors, reproducibility.
+"""Policy distillation: losses, students, teachers, pools and their episode split,
+minibatches, early stopping, the noise-augmented baseline, errors, reproducibility.
 
 The study (config, cells, summary, runs through ``sobolev run``) is tested in
 ``test_distillation_study.py``.
@@ -14,7 +15,13 @@ import torch
 import sobolev as sb
 from sobolev._training import minibatches
 from sobolev_lab.cli import main
-from sobolev_lab.experiments.distillation.distill import _batches, distill, teacher_jacobians
+from sobolev_lab.experiments.distillation.distill import (
+    Prepared,
+    _batches,
+    _noisy_copies,
+    distill,
+    teacher_jacobians,
+)
 from sobolev_lab.experiments.distillation.envs import (
     GAMES,
     DistillationError,
@@ -22,8 +29,14 @@ from sobolev_lab.experiments.distillation.envs import (
     play,
     require_minatar,
 )
-from sobolev_lab.experiments.distillation.pool import as_flat, record_pool, split_pool
-from sobolev_lab.experiments.distillation.student import StudentNet, flat_log_policy, kl_divergence
+from sobolev_lab.experiments.distillation.pool import as_flat, record_pool, split_by_episode
+from sobolev_lab.experiments.distillation.student import (
+    MLPStudent,
+    StudentNet,
+    flat_log_policy,
+    kl_divergence,
+    make_student,
+)
 from sobolev_lab.experiments.distillation.teachers import (
     TEACHER_DIR,
     PPOConfig,
@@ -83,10 +96,11 @@ def test_precomputed_teacher_jacobians_equal_autodiff(side, float64):
     assert torch.allclose(a, b, rtol=1e-10)
 
 
-def test_student_forward_mode_rule_equals_autodiff(float64):
+@pytest.mark.parametrize("kind", ["conv", "mlp"])
+def test_student_forward_mode_rule_equals_autodiff(kind, float64):
     """The stacked primal/tangent pass against the double-VJP trick and against
     central differences, values, J v and parameter gradients of a loss on J v."""
-    student = StudentNet(SHAPE[2], 3).double()
+    student = make_student(kind, SHAPE, 3).double()
     s_logp = flat_log_policy(student, SHAPE)
     gen = torch.Generator().manual_seed(4)
     x = (torch.rand(12, 400, generator=gen) < 0.2).double()
@@ -107,25 +121,74 @@ def test_student_forward_mode_rule_equals_autodiff(float64):
     assert not hasattr(flat_log_policy(random_teacher().logits, SHAPE), "value_and_jvp")
 
 
-def test_split_pool_disjoint_and_sized():
-    train, test = split_pool(1000, 0.1, test_fraction=0.5, seed=3)
-    assert len(train) == 100 and len(test) == 500
-    assert not set(train) & set(test)
-    train2, test2 = split_pool(1000, 0.5, test_fraction=0.5, seed=3)
-    assert np.array_equal(test, test2) and set(train) <= set(train2)
-    with pytest.raises(ValueError, match="fraction"):
-        split_pool(1000, 0.6, test_fraction=0.5, seed=0)
+def test_mlp_student_is_not_a_conv_and_make_student_checks_kind():
+    mlp = make_student("mlp", SHAPE, 3, mlp_hidden=32)
+    assert isinstance(mlp, MLPStudent) and not any(
+        isinstance(m, torch.nn.Conv2d) for m in mlp.modules()
+    )
+    assert mlp.layers[0].in_features == 400 and mlp.policy.out_features == 3
+    assert isinstance(make_student("conv", SHAPE, 3), StudentNet)
+    with pytest.raises(ValueError, match="student must be one of conv, mlp"):
+        make_student("resnet", SHAPE, 3)
+
+
+def _episodes(lengths):
+    return np.concatenate([np.full(n, e) for e, n in enumerate(lengths)])
+
+
+def test_split_by_episode_keeps_episodes_whole_and_sides_sized():
+    rng = np.random.default_rng(0)
+    episodes = _episodes(rng.integers(5, 40, size=60))
+    n = episodes.size
+    train, val, test = split_by_episode(episodes, 0.1, val_fraction=0.1, test_fraction=0.3, seed=3)
+    sides = [set(episodes[i]) for i in (train, val, test)]
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+    # Whole episodes: every state of a validation or test episode is on that side.
+    for idx, eps in ((val, sides[1]), (test, sides[2])):
+        assert set(idx) == set(np.flatnonzero(np.isin(episodes, list(eps))))
+    assert len(train) == round(0.1 * n)
+    assert 0.3 * n <= len(test) < 0.3 * n + 40 and 0.1 * n <= len(val) < 0.1 * n + 40
+    # Nested training sets, shared validation and test states across fractions.
+    train2, val2, test2 = split_by_episode(
+        episodes, 0.4, val_fraction=0.1, test_fraction=0.3, seed=3
+    )
+    assert np.array_equal(val, val2) and np.array_equal(test, test2)
+    assert np.array_equal(train2[: len(train)], train)
+    other = split_by_episode(episodes, 0.1, val_fraction=0.1, test_fraction=0.3, seed=4)
+    assert not np.array_equal(other[2], test)
+
+
+def test_split_by_episode_errors():
+    episodes = _episodes([10] * 20)
+    with pytest.raises(ValueError, match="fraction must lie in"):
+        split_by_episode(episodes, 0.7, val_fraction=0.1, test_fraction=0.3, seed=0)
+    with pytest.raises(ValueError, match="val_fraction \\+ test_fraction"):
+        split_by_episode(episodes, 0.1, val_fraction=0.5, test_fraction=0.5, seed=0)
     with pytest.raises(ValueError, match="test_fraction"):
-        split_pool(1000, 0.1, test_fraction=1.0, seed=0)
+        split_by_episode(episodes, 0.1, val_fraction=0.1, test_fraction=1.0, seed=0)
+    with pytest.raises(ValueError, match="too few"):
+        split_by_episode(_episodes([50, 50]), 0.1, val_fraction=0.1, test_fraction=0.3, seed=0)
+    # Whole episodes can leave fewer training states than a fraction asks for.
+    with pytest.raises(ValueError, match="training episodes"):
+        split_by_episode(
+            _episodes([25, 25, 25, 25]), 0.5, val_fraction=0.2, test_fraction=0.3, seed=0
+        )
 
 
-def test_record_pool_deterministic_and_diverse():
+def test_record_pool_deterministic_diverse_with_episode_ids():
     teacher = random_teacher()
-    a = record_pool(teacher.logits, "breakout", 300, seed=5, parallel=4)
-    b = record_pool(teacher.logits, "breakout", 300, seed=5, parallel=4)
-    assert a.shape == (300, *SHAPE) and a.dtype == bool
-    assert np.array_equal(a, b)
+    a, ea = record_pool(teacher.logits, "breakout", 300, seed=5, parallel=4)
+    b, eb = record_pool(teacher.logits, "breakout", 300, seed=5, parallel=4)
+    assert a.shape == (300, *SHAPE) and a.dtype == bool and ea.shape == (300,)
+    assert np.array_equal(a, b) and np.array_equal(ea, eb)
     assert len(np.unique(a.reshape(300, -1), axis=0)) > 100
+    # Environment i fills rows i, i + 4, ...; its episode id only grows, and a new id
+    # starts on the reset frame, which is the same in every Breakout episode here.
+    assert list(ea[:4]) == [0, 1, 2, 3] and ea.max() >= 4
+    for i in range(4):
+        col = ea[i::4]
+        assert np.all(np.diff(col) >= 0)
+    assert len(np.unique(ea)) == ea.max() + 1
     with pytest.raises(ValueError, match="epsilon"):
         record_pool(teacher.logits, "breakout", 10, seed=0, epsilon=2.0)
 
@@ -137,49 +200,104 @@ def test_play_is_seeded_and_random_policy_scores_low():
     assert r1.mean() < 3
 
 
-def _distill(method, seed=0, **kw):
+@pytest.fixture(scope="module")
+def pool():
     teacher = random_teacher()
-    states = record_pool(teacher.logits, "breakout", 600, seed=0)
-    tr, te = split_pool(600, 0.5, test_fraction=0.5, seed=seed)
-    return distill(
-        teacher,
-        SHAPE,
-        3,
-        as_flat(states[tr]),
-        as_flat(states[te]),
-        method=method,
-        steps=40,
-        seed=seed,
-        batch_size=64,
-        eval_every=10,
-        jacobian_states=100,
-        **kw,
+    states, episodes = record_pool(teacher.logits, "breakout", 600, seed=0)
+    return teacher, states, episodes
+
+
+def _prepared(pool, method, seed=0, fraction=0.3):
+    teacher, states, episodes = pool
+    tr, va, te = split_by_episode(
+        episodes, fraction, val_fraction=0.2, test_fraction=0.3, seed=seed
     )
+    t_logp = flat_log_policy(teacher.logits, SHAPE)
+    return Prepared(t_logp, *(as_flat(states[i]) for i in (tr, va, te)), method)
 
 
-def test_distill_is_reproducible_on_cpu():
-    _, a = _distill("sobolev")
-    _, b = _distill("sobolev")
-    assert a["curve"] == b["curve"] and a["test"] == b["test"]
-    _, c = _distill("sobolev", seed=1)
-    assert c["test"] != a["test"]
+def _distill(pool, method, seed=0, **kw):
+    kw = {"steps": 40, "eval_every": 10, "batch_size": 64, **kw}
+    return distill(_prepared(pool, method, seed), SHAPE, 3, method=method, seed=seed, **kw)
 
 
-def test_sobolev_term_matches_teacher_jacobian_better():
-    _, reg = _distill("regular")
-    _, sob = _distill("sobolev")
-    assert all(np.isfinite(reg["curve"]["test_kl"])) and len(reg["curve"]["step"]) == 4
-    assert sob["test"]["jacobian_rel_error"] < 0.8 * reg["test"]["jacobian_rel_error"]
-    assert reg["sobolev_weight"] == 0.0 and sob["sobolev_weight"] > 0.0
+def test_distill_is_reproducible_on_cpu(pool):
+    _, a = _distill(pool, "sobolev_input")
+    _, b = _distill(pool, "sobolev_input")
+    assert a["curve"]["val_kl"] == b["curve"]["val_kl"]
+    assert a["curve"]["test_kl"] == b["curve"]["test_kl"]
+    _, c = _distill(pool, "sobolev_input", seed=1)
+    assert c["curve"]["val_kl"] != a["curve"]["val_kl"]
 
 
-def test_distill_rejects_bad_arguments():
+@pytest.mark.parametrize("method", ["sobolev_input", "sobolev_output"])
+def test_sobolev_term_matches_teacher_jacobian_better(pool, method):
+    from sobolev_lab.experiments.distillation.distill import policy_metrics
+
+    out = {}
+    for m in ("regular", method):
+        prep = _prepared(pool, m)
+        net, info = distill(prep, SHAPE, 3, method=m, seed=0, steps=60, eval_every=10)
+        out[m] = (
+            policy_metrics(prep.teacher_logp, flat_log_policy(net, SHAPE), prep.x_test, 100),
+            info,
+        )
+    assert out[method][0]["jacobian_rel_error"] < 0.8 * out["regular"][0]["jacobian_rel_error"]
+    assert out["regular"][1]["sobolev_weight"] == 0.0 and out[method][1]["sobolev_weight"] > 0.0
+    assert out[method][1]["prepare_seconds"] > out["regular"][1]["prepare_seconds"]
+
+
+def test_early_stopping_restores_the_best_validation_student(pool):
+    prep = _prepared(pool, "regular", fraction=0.02)
+    net, info = distill(
+        prep, SHAPE, 3, method="regular", seed=0, steps=600, eval_every=5, patience=2, lr=3e-2
+    )
+    c = info["curve"]
+    assert info["early_stopped"] and info["stopped_step"] < 600
+    assert (
+        info["best_val_kl"] == min(c["val_kl"])
+        and c["step"][np.argmin(c["val_kl"])] == info["best_step"]
+    )
+    with torch.no_grad():
+        again = kl_divergence(prep.logp_val, flat_log_policy(net, SHAPE)(prep.x_val))
+    assert float(again) == pytest.approx(info["best_val_kl"], rel=1e-6)
+    # Test scores exist exactly at new best validation KLs.
+    running = np.minimum.accumulate(c["val_kl"])
+    is_best = np.r_[True, running[1:] < running[:-1]]
+    assert [t is not None for t in c["test_kl"]] == list(is_best)
+    assert np.all(np.diff(c["seconds"]) > 0)
+
+
+def test_budget_beyond_steps_scores_within_steps(pool):
+    _, short = _distill(pool, "regular", steps=40)
+    _, long = _distill(pool, "regular", steps=40, budget=80, patience=100)
+    assert long["best_step"] <= 40 and long["stopped_step"] == 80
+    assert long["curve"]["val_kl"][:4] == short["curve"]["val_kl"]
+    assert long["best_val_kl"] == short["best_val_kl"]
+
+
+def test_noise_copies_are_teacher_labelled_and_scale_zero_is_regular(pool):
+    prep = _prepared(pool, "noise")
+    x, logp = _noisy_copies(prep, 3, 0.5, seed=2)
+    n, d = prep.x_train.shape
+    assert x.shape == (n, 3, d) and logp.shape == (n, 3, 3)
+    torch.testing.assert_close(logp[:, 1], prep.teacher_logp(x[:, 1]))
+    assert 0.45 < float((x - prep.x_train[:, None]).std()) < 0.55
+    # With scale 0 the copies repeat each state: the same mean KL as regular distillation.
+    _, reg = _distill(pool, "regular")
+    _, zero = _distill(pool, "noise", noise_scale=0.0)
+    np.testing.assert_allclose(zero["curve"]["val_kl"], reg["curve"]["val_kl"], rtol=1e-3)
+
+
+def test_distill_rejects_bad_arguments(pool):
     with pytest.raises(ValueError, match="method"):
-        _distill("jacobian")
+        _distill(pool, "jacobian")
     with pytest.raises(ValueError, match="sobolev_weight"):
-        _distill("sobolev", sobolev_weight=-1.0)
-    with pytest.raises(ValueError, match="side"):
-        _distill("sobolev", side="both")
+        _distill(pool, "sobolev_input", sobolev_weight=-1.0)
+    with pytest.raises(ValueError, match="budget must be >= steps"):
+        _distill(pool, "regular", budget=10)
+    with pytest.raises(ValueError, match="patience"):
+        _distill(pool, "regular", patience=0)
 
 
 def test_ppo_is_reproducible():
