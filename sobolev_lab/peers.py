@@ -21,15 +21,24 @@ Cost limits. Kriging builds a dense correlation matrix over its training *rows*:
 gradient into ``extra_points`` first-order Taylor pseudo-points; with the default
 ``extra_points = d`` that is ``n * (d + 1)`` rows, the size of full gradient-enhanced
 kriging). Memory grows with rows² and every likelihood evaluation costs a Cholesky
-factorisation, rows³, times many optimiser iterations. Measured here (2-D, one thread,
-shared 2-core machine): KRG 1.0 / 1.7 / 4.2 s at n = 20 / 100 / 200; GEKPLS 1.0 / 3.4
-/ 8.2 s at 60 / 300 / 600 rows. The kriging adapters refuse more than ``max_rows``
-rows (default 2000) with a ``ValueError`` before fitting rather than run for hours.
+factorisation, rows³, times many optimiser iterations. Fit times measured here (one
+BLAS thread on the shared 2-core machine, whose load rose from about 1 for the small
+cases to 10-14 for the large ones, which inflates those):
+
+- KRG, d = 2: n = 20, 100, 200, 400, 800 took 1.0, 1.7, 4.2, 85, 223 s.
+- GEKPLS, (d, n) -> rows: (2, 20) -> 60 took 1.0 s, (2, 100) -> 300 3.4 s,
+  (2, 200) -> 600 8.2 s, (4, 100) -> 500 17 s, (8, 100) -> 900 60 s.
+
+Above a few hundred rows SMT's likelihood also meets ill-conditioned correlation
+matrices (failed Cholesky factorisations; counted in ``likelihood_failures_``). The
+kriging adapters refuse more than ``max_rows`` rows (default 1000, minutes here) with
+a ``ValueError`` before fitting; raise it to probe the crossover deliberately.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import time
 import warnings
@@ -168,11 +177,15 @@ class _SMT(Peer):
         if dy is not None:
             for i in range(X.shape[1]):
                 model.set_training_derivatives(X, dy[:, i : i + 1], i)
-        with warnings.catch_warnings():
+        log = io.StringIO()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(log):
             # GEKPLS fits PLS to a single gradient column; sklearn warns that its
             # residual is constant after the first component, which is expected.
             warnings.filterwarnings("ignore", message="y residual is constant")
             model.train()
+        # SMT prints a failed Cholesky factorisation (an ill-conditioned correlation
+        # matrix, common above a few hundred rows) with every eigenvalue; count them.
+        self.likelihood_failures_ = log.getvalue().count("exception")
         self.model_ = model
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
@@ -187,6 +200,9 @@ class _SMT(Peer):
 class KRG(_SMT):
     """SMT ``KRG``: kriging on values; theta by maximum likelihood (SMT's own optimiser).
 
+    ``likelihood_failures_`` counts the likelihood evaluations whose Cholesky
+    factorisation failed (SMT's printout is captured).
+
     Parameters
     ----------
     max_rows : int
@@ -198,7 +214,7 @@ class KRG(_SMT):
 
     name = "KRG"
 
-    def __init__(self, *, max_rows: int = 2000, **options: Any) -> None:
+    def __init__(self, *, max_rows: int = 1000, **options: Any) -> None:
         super().__init__(**options)
         self.max_rows = _check_max_rows(max_rows)
 
@@ -232,7 +248,7 @@ class GEKPLS(_SMT):
     uses_gradients = True
 
     def __init__(
-        self, *, n_comp: int = 2, extra_points: int | None = None, max_rows: int = 2000, **options
+        self, *, n_comp: int = 2, extra_points: int | None = None, max_rows: int = 1000, **options
     ) -> None:
         super().__init__(n_comp=n_comp, extra_points=extra_points, **options)
         self.max_rows = _check_max_rows(max_rows)

@@ -38,25 +38,27 @@ def _errors(peer, xt):
 
 
 # Bounds are loose (measured here, values / gradients: KRG 6e-8 / 1e-7, GEKPLS 8e-8 / 7e-7,
-# GENN 6e-4 / 2e-3, MLP 0.10 / 0.19, Sobolev 1.4e-2 / 1.9e-2) but a sign, scaling or axis
-# slip fails them.
+# GENN 6e-4 / 2e-3, MLP 0.10 / 0.19, Sobolev 1.4e-2 / 1.9e-2, then 9e-2 / 0.14 after
+# SobolevRegressor's defaults changed) but a sign, scaling or axis slip fails them.
 CASES = {
     "KRG": (lambda: peers.KRG(), 1e-3, 1e-2),
     "GEKPLS": (lambda: peers.GEKPLS(), 1e-3, 1e-2),
     "GENN": (lambda: peers.GENN(seed=0), 0.3, 0.05),
     "MLP": (lambda: peers.MLP(hidden_layer_sizes=(32, 32), activation="tanh"), 0.5, 0.6),
+    # SobolevRegressor's own accuracy is tested with the library; here the wiring, and
+    # test_network_gradients_match_their_values checks the gradient scaling exactly.
     "Sobolev": (
         lambda: peers.Sobolev(
             hidden_layer_sizes=(16, 16), max_iter=150, learning_rate_init=1e-2, batch_size=20
         ),
-        0.05,
-        0.05,
+        0.3,
+        0.3,
     ),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_adapter_fits_a_quadratic(name, data):
+def test_adapter_fits_a_quadratic(name, data, capsys):
     make, tol_v, tol_g = CASES[name]
     x, y, dy, xt = data
     peer = make().fit(x, y, dy)
@@ -65,22 +67,37 @@ def test_adapter_fits_a_quadratic(name, data):
     assert peer.predict(xt).shape == (300,) and peer.predict_gradients(xt).shape == (300, 2)
     assert peer.fit_seconds_ > 0
     assert peer.uses_gradients == (name in ("GEKPLS", "GENN", "Sobolev"))
+    assert capsys.readouterr().out == ""  # SMT's printouts are captured
+    if name in ("KRG", "GEKPLS"):
+        assert peer.likelihood_failures_ >= 0
 
 
-def test_mlp_gradients_are_the_networks_derivatives(data):
-    x, y, _, xt = data
-    for act in ("relu", "tanh", "logistic"):
-        peer = peers.MLP(hidden_layer_sizes=(8, 5), activation=act, max_iter=200).fit(x, y)
-        h = 1e-6
-        fd = np.stack(
-            [(peer.predict(xt + h * e) - peer.predict(xt - h * e)) / (2 * h) for e in np.eye(2)],
-            1,
-        )
-        np.testing.assert_allclose(peer.predict_gradients(xt), fd, rtol=1e-5, atol=1e-6)
+def _finite_differences(peer, xt, h=1e-6):
+    return np.stack(
+        [(peer.predict(xt + h * e) - peer.predict(xt - h * e)) / (2 * h) for e in np.eye(2)], 1
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: peers.MLP(hidden_layer_sizes=(8, 5), activation="relu", max_iter=200),
+        lambda: peers.MLP(hidden_layer_sizes=(8, 5), activation="tanh", max_iter=200),
+        lambda: peers.MLP(hidden_layer_sizes=(8, 5), activation="logistic", max_iter=200),
+        lambda: peers.Sobolev(hidden_layer_sizes=(8,), max_iter=20, activation="tanh"),
+    ],
+)
+def test_network_gradients_match_their_values(make, data):
+    x, y, dy, xt = data
+    peer = make().fit(x, y, dy)
+    np.testing.assert_allclose(
+        peer.predict_gradients(xt), _finite_differences(peer, xt), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_kriging_refuses_sizes_beyond_max_rows(data):
     x, y, dy, _ = data
+    assert peers.KRG().max_rows == 1000
     with pytest.raises(ValueError, match="max_rows = 10"):
         peers.KRG(max_rows=10).fit(x, y)
     gek = peers.GEKPLS(max_rows=50)
