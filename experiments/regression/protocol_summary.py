@@ -44,10 +44,12 @@ def _chosen(res: dict[str, Any]) -> str | None:
     return "; ".join(f"{k} x{c}" for k, c in counts.most_common())
 
 
-def _rows(cells: Sequence[dict], payloads: Sequence[dict]) -> list[dict[str, Any]]:
+def _rows(cells: Sequence[dict], payloads: Sequence[dict], order) -> list[dict[str, Any]]:
     rows = []
     for cell, pay in zip(cells, payloads, strict=True):
-        for method, res in pay["methods"].items():
+        # Stored payloads come back with sorted keys: rows follow the config's order.
+        for method in (m for m in order if m in pay["methods"]):
+            res = pay["methods"][method]
             row: dict[str, Any] = {
                 "function": label(cell),
                 "dim": cell["dim"] or 2,
@@ -124,7 +126,7 @@ def summarise(config, cells: list[dict], payloads: list[dict]) -> dict[str, Any]
         f"{CRITERION}; judged on every cross-validation training of the network methods "
         "(the refits train for the chosen config's median best step and have no held-out data)"
     )
-    rows = _rows(cells, payloads)
+    rows = _rows(cells, payloads, methods)
     return {
         "rows": rows,
         "verdicts": paired_verdicts(_comparisons(cells, payloads, vs_regular))
