@@ -27,7 +27,8 @@ cases to 10-14 for the large ones, which inflates those):
 
 - KRG, d = 2: n = 20, 100, 200, 400, 800 took 1.0, 1.7, 4.2, 85, 223 s.
 - GEKPLS, (d, n) -> rows: (2, 20) -> 60 took 1.0 s, (2, 100) -> 300 3.4 s,
-  (2, 200) -> 600 8.2 s, (4, 100) -> 500 17 s, (8, 100) -> 900 60 s.
+  (2, 200) -> 600 8.2 s, (4, 100) -> 500 17 s, (8, 100) -> 900 60 s; (8, 200) ->
+  1800 rows had not finished after 9 minutes (load 14-20).
 
 Above a few hundred rows SMT's likelihood also meets ill-conditioned correlation
 matrices (failed Cholesky factorisations; counted in ``likelihood_failures_``). The
