@@ -160,3 +160,16 @@ def test_digits_split_is_fixed_stratified_and_standardised():
     val = ds.validation_split()
     assert len(val.y_train) + len(val.y_test) == len(ds.y_train)
     assert len(val.y_test) == round(len(ds.y_train) / 6)
+
+
+def test_mnist1d_is_generated_offline_split_and_standardised():
+    pytest.importorskip("mnist1d")
+    ds = load_dataset("mnist1d")
+    assert ds.x_train.shape == (4000, 40) and ds.x_test.shape == (1000, 40)
+    assert ds.x_train.dtype == np.float32 and set(np.unique(ds.y_train)) == set(range(10))
+    np.testing.assert_allclose(ds.x_train.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(ds.x_train.std(0), 1.0, atol=1e-4)
+    # The package's fixed seed: a second generation gives the same arrays.
+    load_dataset.cache_clear()
+    again = load_dataset("mnist1d")
+    np.testing.assert_array_equal(again.x_test, ds.x_test)
