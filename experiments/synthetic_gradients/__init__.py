@@ -2,28 +2,32 @@
 
 A network is cut into stages; at every cut a module lets the stage below update
 from a *predicted* gradient without waiting for the backward pass of the stages
-above (update-decoupled, as in Decoupled Neural Interfaces). Five methods share the
+above (update-decoupled, as in Decoupled Neural Interfaces). Six methods share the
 architecture, data, optimiser and seeds:
 
-``backprop``  end-to-end backpropagation (upper reference);
-``noprop``    lower stages get no learning signal (lower reference);
-``sg``        DNI: the module predicts dL/dh and is regressed onto the gradient
-              arriving from above (bootstrapped below the highest cut);
-``critic``    a scalar critic c(h, y); the synthetic gradient is dc/dh; trained on
-              the gradient only;
-``sobolev``   the same critic trained with :class:`sobolev.SobolevLoss` (order 1) on
-              the loss value and its gradient.
+``backprop``         end-to-end backpropagation (upper reference);
+``noprop``           lower stages get no learning signal (lower reference);
+``dni``              DNI: the module predicts dL/dh and is regressed onto the gradient
+                     arriving from above (bootstrapped below the highest cut);
+``value_critic``     the paper's Critic: a scalar critic c(h, y) trained on the loss
+                     value; the synthetic gradient is dc/dh;
+``gradient_critic``  the same critic trained on the gradient only;
+``sobolev_critic``   the critic trained on value and gradient (Sobolev), with weights
+                     chosen on validation, optionally normalised by warm-up scales.
+
+Every method gets the same number of trial configurations, chosen on a validation
+split; tasks are digits, MNIST-1D (MLP and 1-D CNN), MNIST and CIFAR-10 (local files).
 
 Quick start::
 
     sobolev run synthetic_gradients --preset quick      # results/synthetic_gradients/quick/
     sobolev run synthetic_gradients --preset full --jobs 2
-    sobolev run synthetic_gradients --preset full-mnist --set data_dir=~/data/mnist \\
-        --set device=cuda --set amp=true
+    sobolev run synthetic_gradients --preset full-cifar10 --set data_dir=~/data \\
+        --set device=cuda:0 --set amp=true
 
-The config and presets are in :mod:`.config`, the training of one cell in
-:mod:`.train` (gradient scaling, bootstrapped targets), the summary, verdicts and
-tables in :mod:`.study`, the MNIST/CIFAR-10 file layout in :mod:`.data`.
+The config, presets and trial grids are in :mod:`.config`, the training of one cell
+and its diagnostics in :mod:`.train`, the selection, summary, verdicts and tables in
+:mod:`.study`, the data (MNIST-1D offline, MNIST/CIFAR-10 file layouts) in :mod:`.data`.
 """
 
 from __future__ import annotations
