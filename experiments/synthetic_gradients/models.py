@@ -75,6 +75,15 @@ def mlp_stages(
     return _group(blocks, n_modules)
 
 
+def _check_blocks(channels: Sequence[int], size: int, name: str, why: str) -> tuple[int, ...]:
+    channels = tuple(channels)
+    if len(channels) != 3:
+        raise ValueError(f"channels must hold 3 block widths, got {channels!r}")
+    if size % 8:
+        raise ValueError(f"{name} must be divisible by 8 ({why}), got {size}")
+    return channels
+
+
 def cnn1d_stages(
     in_channels: int,
     n_classes: int,
@@ -85,11 +94,7 @@ def cnn1d_stages(
     seed: int,
 ) -> nn.ModuleList:
     """A 1-D CNN for (N, C, L) sequences cut into ``n_modules + 1`` stages."""
-    channels = tuple(channels)
-    if len(channels) != 3:
-        raise ValueError(f"channels must hold 3 block widths, got {channels!r}")
-    if length % 8:
-        raise ValueError(f"length must be divisible by 8 (three stride-2 blocks), got {length}")
+    channels = _check_blocks(channels, length, "length", "three stride-2 blocks")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         blocks: list[nn.Module] = []
@@ -111,11 +116,7 @@ def cnn_stages(
     seed: int,
 ) -> nn.ModuleList:
     """A small CNN for (N, C, H, W) images cut into ``n_modules + 1`` stages."""
-    channels = tuple(channels)
-    if len(channels) != 3:
-        raise ValueError(f"channels must hold 3 block widths, got {channels!r}")
-    if image_size % 8:
-        raise ValueError(f"image_size must be divisible by 8 (three poolings), got {image_size}")
+    channels = _check_blocks(channels, image_size, "image_size", "three poolings")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         blocks: list[nn.Module] = []
