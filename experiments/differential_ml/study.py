@@ -70,6 +70,7 @@ class DifferentialMLConfig(StudyConfig):
     projection_dims: tuple[int, ...] = param([20, 50], "d of the projection comparison")
     projection_n: int = param(4096, "n of the projection comparison")
     projection_lr: float = param(0.1, "peak lr of both nets in the projection comparison")
+    projection_seeds: int | None = param(None, "seeds of the projection comparison (None: seeds)")
     figure_dim: int = param(1, "d of the figure's curves")
     figure_ns: tuple[int, ...] = param([1024, 8192], "n of the figure's curves")
     figure_points: int = param(201, "points of each stored curve")
@@ -77,6 +78,8 @@ class DifferentialMLConfig(StudyConfig):
     def validate(self) -> None:
         check_nonnegative_int(self.market_seed, "market_seed")
         check_positive_int(self.seeds, "seeds")
+        if self.projection_seeds is not None:
+            check_positive_int(self.projection_seeds, "projection_seeds")
         for key in ("n_test", "epochs", "batches", "min_batch", "genn_iterations"):
             check_positive_int(getattr(self, key), key)
         check_positive_int(self.figure_points, "figure_points", minimum=2)
@@ -139,8 +142,9 @@ def cells(config: DifferentialMLConfig) -> list[dict]:
                     {"kind": "grid", "d": d, "n": n, "seed": s, **shared, **trials, "peers": peers}
                     | {"genn_trials": config.genn_trials, "genn_iterations": config.genn_iterations}
                 )
+    proj_seeds = config.seeds if config.projection_seeds is None else config.projection_seeds
     for d in config.projection_dims if config.market == "bachelier" else ():
-        for s in range(config.seeds):
+        for s in range(proj_seeds):
             out.append(
                 {"kind": "projections", "d": d, "n": config.projection_n, "seed": s, **shared}
                 | {"lr": config.projection_lr}
