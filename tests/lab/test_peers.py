@@ -37,6 +37,17 @@ def _errors(peer, xt):
     return ev, eg
 
 
+def _small_sobolev():
+    from sobolev.sklearn import SobolevRegressor
+
+    # SobolevRegressor's parameters are being renamed to MLPRegressor's (in the working
+    # tree, not yet committed, on 2026-12-01); drop the second branch once that lands.
+    if "max_iter" in SobolevRegressor().get_params():
+        small = {"hidden_layer_sizes": (16, 16), "max_iter": 150, "batch_size": 20}
+        return peers.Sobolev(**small, learning_rate_init=1e-2, activation="tanh")
+    return peers.Sobolev(hidden=(16, 16), max_steps=150, lr=1e-2, activation="tanh")
+
+
 # Bounds are loose (measured here, values / gradients: KRG 6e-8 / 1e-7, GEKPLS 8e-8 / 7e-7,
 # GENN 6e-4 / 2e-3, MLP 0.10 / 0.19, Sobolev 1.4e-2 / 1.9e-2, then 9e-2 / 0.14 after
 # SobolevRegressor's defaults changed) but a sign, scaling or axis slip fails them.
@@ -47,13 +58,7 @@ CASES = {
     "MLP": (lambda: peers.MLP(hidden_layer_sizes=(32, 32), activation="tanh"), 0.5, 0.6),
     # SobolevRegressor's own accuracy is tested with the library; here the wiring, and
     # test_network_gradients_match_their_values checks the gradient scaling exactly.
-    "Sobolev": (
-        lambda: peers.Sobolev(
-            hidden_layer_sizes=(16, 16), max_iter=150, learning_rate_init=1e-2, batch_size=20
-        ),
-        0.3,
-        0.3,
-    ),
+    "Sobolev": (lambda: _small_sobolev(), 0.3, 0.3),
 }
 
 
@@ -84,7 +89,7 @@ def _finite_differences(peer, xt, h=1e-6):
         lambda: peers.MLP(hidden_layer_sizes=(8, 5), activation="relu", max_iter=200),
         lambda: peers.MLP(hidden_layer_sizes=(8, 5), activation="tanh", max_iter=200),
         lambda: peers.MLP(hidden_layer_sizes=(8, 5), activation="logistic", max_iter=200),
-        lambda: peers.Sobolev(hidden_layer_sizes=(8,), max_iter=20, activation="tanh"),
+        lambda: _small_sobolev(),
     ],
 )
 def test_network_gradients_match_their_values(make, data):
