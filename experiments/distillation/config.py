@@ -126,8 +126,11 @@ class DistillationConfig(StudyConfig):
             if not 0.0 < value < 1.0:
                 raise ValueError(f"{key} must lie in (0, 1), got {value!r}")
         top = 1.0 - self.val_fraction - self.test_fraction
-        if top <= 0:
-            raise ValueError("val_fraction + test_fraction must be below 1")
+        if round(top, 12) <= 0:
+            raise ValueError(
+                f"val_fraction + test_fraction must be below 1, got "
+                f"{self.val_fraction + self.test_fraction:g}"
+            )
         _check_distinct(self.fractions, "fractions")
         for fraction in self.fractions:
             check_positive_float(fraction, "fractions")
@@ -209,20 +212,20 @@ def preflight(config: DistillationConfig) -> None:
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {
         "games": ["breakout"],
-        "pool_size": 1000,
+        "pool_size": 600,
         "pool_envs": 16,
         "fractions": [0.05, 0.5],
         "seeds": 1,
-        "steps": 100,
+        "steps": 40,
         "budget_factor": 2.0,
         "eval_every": 10,
-        "patience": 4,
+        "patience": 3,
         "weight_decays": [0.0, 3.0],
         "noise_scales": [0.1, 0.3],
         "sobolev_weights": [0.3, 1.0],
-        "jacobian_states": 100,
+        "jacobian_states": 50,
         "episodes": 2,
-        "max_steps": 300,
+        "max_steps": 100,
     },
     "full": {},
 }
