@@ -1,37 +1,54 @@
-"""Test error of SobolevRegressor (given / estimated / no derivatives) vs MLPRegressor.
+"""SobolevRegressor at its defaults against the peers at theirs, side by side in one run.
 
-On the seven 2-D functions of the Sobolev Training paper (``sobolev_lab.theory.functions``) and on
-scikit-learn's ``make_friedman1`` (10 inputs, 5 used; analytic, so exact gradients are
-known), train on ``--n-train`` uniform points and report the mean test MSE over
-``--seeds`` seeds on ``--n-test`` fresh points. All four models share the architecture
-(2 hidden layers of 256 ReLU units), Adam, the learning rate, the number of full-batch
-steps and standardised inputs and targets; they are trained side by side in one run
-with one torch thread.
+Estimators (``--estimators``), each with its own defaults, on the same data:
 
-* ``given``: ``SobolevRegressor(derivatives="given")`` with the exact gradients;
-* ``estimate``: ``derivatives="estimate"``, nearest-neighbour least-squares gradients;
-* ``none``: ``derivatives="none"``, plain value regression by the same code;
-* ``MLPRegressor``: scikit-learn's, inside ``StandardScaler`` + ``TransformedTargetRegressor``
-  with ``batch_size=n_train`` (full batch), ``max_iter=steps``, no early stopping and its
-  default L2 penalty ``alpha=1e-4``.
+* ``sobolev_dy``: ``SobolevRegressor()`` given the derivatives; ``sobolev``: without;
+* ``genn``: SMT's gradient-enhanced network ``GENN()`` (12x12 tanh, 1000 iterations);
+* ``gekpls``: SMT's gradient-enhanced kriging ``GEKPLS()``; ``krg``: SMT's ``KRG()``
+  (values only). Kriging costs rows^3: skipped above ``--max-krg-rows`` rows
+  (``n`` for KRG, ``n (d + 1)`` for GEKPLS);
+* ``mlp``: scikit-learn's ``MLPRegressor()`` inside ``StandardScaler`` and
+  ``TransformedTargetRegressor`` (values only);
+* ``twin``: the Differential-ML twin net (``benchmarks/twin_net.py``, 4x20 softplus,
+  one-cycle Adam, 100 epochs); ``classic``: the same net on values only.
+
+Problem suites (``--suite``):
+
+* ``paper``: the paper's seven 2-D functions at n = 20, 100;
+* ``smooth``: ``--functions`` (any-dimension functions of
+  ``sobolev_lab.theory.functions``) at d = 4, 8 and n = 200, 1000;
+* ``bachelier``: a basket call with noisy pathwise labels
+  (``sobolev_lab.experiments.differential_ml.markets.BachelierBasket``) at
+  ``--dims`` and ``--sizes``, market seed ``--market-seed``; tested on exact prices.
+
+Accuracy: relative test MSE (MSE / Var f on 1000 fresh points) for functions, value
+RMSE for the basket; fit time in seconds. Mean over ``--seeds`` seeds; one torch and
+one BLAS thread.
 
 Usage::
 
-    python benchmarks/bench_sklearn.py [--n-train 100] [--seeds 3] [--steps 1000]
+    python benchmarks/bench_sklearn.py --suite paper --seeds 2
+    python benchmarks/bench_sklearn.py --suite bachelier --dims 7 20 --sizes 1024 8192
+    python benchmarks/bench_sklearn.py --suite smooth --functions dixon_price levy \\
+        --estimators sobolev_dy genn --sobolev '{"activation": "tanh"}'
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import platform
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import sklearn
 import torch
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
@@ -41,183 +58,178 @@ from threadpoolctl import threadpool_limits
 from sobolev.sklearn import SobolevRegressor
 from sobolev_lab.theory.functions import PAPER_FUNCTIONS, get
 
-METHODS = ("given", "estimate", "none", "MLPRegressor")
-# Test gradient error of the Sobolev variants, and the error of the estimated
-# gradients at the training points (what "estimate" is trained to match).
-GRADIENT_COLUMNS = ("given", "estimate", "none", "estimated targets")
-HIDDEN = (256, 256)
+sys.path.insert(0, str(Path(__file__).parent))
+from twin_net import TwinNet
+
+ESTIMATORS = ("sobolev_dy", "sobolev", "genn", "gekpls", "krg", "mlp", "twin", "classic")
+USES_DY = {"sobolev_dy", "genn", "gekpls", "twin"}
 
 
-def friedman1_gradient(X: np.ndarray) -> np.ndarray:
-    """Exact gradient (N, d) of f = 10 sin(pi x0 x1) + 20 (x2 - 1/2)^2 + 10 x3 + 5 x4."""
-    G = np.zeros_like(X)
-    c = 10 * np.pi * np.cos(np.pi * X[:, 0] * X[:, 1])
-    G[:, 0] = c * X[:, 1]
-    G[:, 1] = c * X[:, 0]
-    G[:, 2] = 40 * (X[:, 2] - 0.5)
-    G[:, 3] = 10.0
-    G[:, 4] = 5.0
-    return G
+# -- problems -------------------------------------------------------------------------
+def cells(args) -> list[dict]:
+    """One dict per (problem, n)."""
+    if args.suite == "paper":
+        return [
+            {"kind": "fn", "name": f, "d": 2, "n": n} for f in PAPER_FUNCTIONS for n in (20, 100)
+        ]
+    if args.suite == "smooth":
+        return [
+            {"kind": "fn", "name": f, "d": d, "n": n}
+            for f in args.functions
+            for d in (4, 8)
+            for n in (200, 1000)
+        ]
+    return [
+        {"kind": "bachelier", "name": f"bachelier_d{d}", "d": d, "n": n}
+        for d in args.dims
+        for n in args.sizes
+    ]
 
 
-def friedman1_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X, y = make_friedman1(n_samples=n, n_features=10, noise=0.0, random_state=seed)
-    return X, y, friedman1_gradient(X)
+def data(cell: dict, seed: int, market_seed: int):
+    """Training (X, y, dy) and test (X, y) for one seed."""
+    if cell["kind"] == "fn":
+        f = get(cell["name"], dim=cell["d"]) if cell["d"] != 2 else get(cell["name"])
+        X, Xt = f.sample(cell["n"], seed=seed), f.sample(1000, seed=10_000 + seed)
+        return (X, f.value(X), f.grad(X)), (Xt, f.value(Xt))
+    from sobolev_lab.experiments.differential_ml.markets import BachelierBasket
+
+    market = BachelierBasket(cell["d"], seed=market_seed)
+    X, y, dy = market.training_set(cell["n"], seed=seed)
+    Xt, yt, _ = market.test_set(1000, seed=10_000 + seed)
+    return (X, y, dy), (Xt, yt)
 
 
-def check_friedman1_gradient() -> float:
-    """Largest central-difference mismatch of :func:`friedman1_gradient` (sanity check)."""
-    X, _, G = friedman1_data(50, seed=12345)
+# -- estimators -----------------------------------------------------------------------
+class _SMT:
+    """SMT surrogate at its defaults behind fit / predict."""
 
-    def f(Z):
-        return (
-            10 * np.sin(np.pi * Z[:, 0] * Z[:, 1])
-            + 20 * (Z[:, 2] - 0.5) ** 2
-            + 10 * Z[:, 3]
-            + 5 * Z[:, 4]
-        )
+    def __init__(self, kind: str, seed: int, uses_dy: bool) -> None:
+        self.kind, self.seed, self.uses_dy = kind, seed, uses_dy
 
-    h = 1e-6
-    fd = np.stack([(f(X + h * e) - f(X - h * e)) / (2 * h) for e in np.eye(10)], axis=1)
-    _, y, _ = friedman1_data(50, seed=12345)
-    assert np.allclose(f(X), y, atol=1e-12), "f does not reproduce make_friedman1"
-    return float(np.abs(fd - G).max())
+    def fit(self, X, y, dy):
+        from smt.surrogate_models import GEKPLS, GENN, KRG
+
+        if self.kind == "genn":
+            self.model = GENN(print_global=False, seed=self.seed)
+            self.model.load_data(X, y[:, None], dy)
+        else:
+            self.model = (GEKPLS if self.kind == "gekpls" else KRG)(print_global=False)
+            self.model.set_training_values(X, y[:, None])
+            if self.uses_dy:
+                for i in range(X.shape[1]):
+                    self.model.set_training_derivatives(X, dy[:, i : i + 1], i)
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.model.train()
+        return self
+
+    def predict(self, X):
+        return self.model.predict_values(X)[:, 0]
 
 
-def problem_data(name: str, n: int, seed: int):
-    """Inputs (n, d), values (n,), exact gradients (n, d)."""
-    if name == "friedman1":
-        return friedman1_data(n, seed)
-    f = get(name)
-    X = f.sample(n, seed=seed)
-    return X, f.value(X), f.grad(X)
-
-
-def make_model(method: str, n: int, steps: int, lr: float, seed: int):
-    if method == "MLPRegressor":
-        mlp = MLPRegressor(
-            hidden_layer_sizes=HIDDEN,
-            activation="relu",
-            solver="adam",
-            learning_rate_init=lr,
-            max_iter=steps,
-            batch_size=n,  # full batch: one Adam step per iteration, as in SobolevRegressor
-            shuffle=False,
-            tol=0.0,
-            n_iter_no_change=steps + 1,
-            random_state=seed,
-        )
+def make(name: str, seed: int, sobolev_params: dict):
+    if name in ("sobolev", "sobolev_dy"):
+        return SobolevRegressor(random_state=seed, **sobolev_params)
+    if name in ("genn", "gekpls", "krg"):
+        return _SMT(name, seed, name in USES_DY)
+    if name == "mlp":
         return TransformedTargetRegressor(
-            regressor=make_pipeline(StandardScaler(), mlp), transformer=StandardScaler()
+            regressor=make_pipeline(StandardScaler(), MLPRegressor(random_state=seed)),
+            transformer=StandardScaler(),
         )
-    return SobolevRegressor(
-        hidden=HIDDEN,
-        activation="relu",
-        derivatives=method,
-        max_steps=steps,
-        lr=lr,
-        random_state=seed,
-    )
+    return TwinNet(seed=seed)
 
 
-def run(problems, n_train, n_test, seeds, steps, lr):
-    mse = {(p, m): [] for p in problems for m in METHODS}
-    grad_err = {(p, m): [] for p in problems for m in GRADIENT_COLUMNS}
-    seconds = dict.fromkeys(METHODS, 0.0)
-    for p in problems:
-        for seed in range(seeds):
-            X, y, dy = problem_data(p, n_train, seed)
-            Xt, yt, dyt = problem_data(p, n_test, 10_000 + seed)
-            for m in METHODS:
-                model = make_model(m, n_train, steps, lr, seed)
+def skipped(name: str, cell: dict, max_rows: int) -> bool:
+    rows = {"krg": cell["n"], "gekpls": cell["n"] * (cell["d"] + 1)}.get(name, 0)
+    return rows > max_rows
+
+
+def fit_one(name, model, X, y, dy):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if name in ("sobolev_dy", "twin", "genn", "gekpls"):
+            return model.fit(X, y, dy=dy) if name == "sobolev_dy" else model.fit(X, y, dy)
+        if name in ("krg", "classic"):
+            return model.fit(X, y, None)
+        return model.fit(X, y)
+
+
+def run(args) -> list[dict]:
+    rows = []
+    sob = json.loads(args.sobolev)
+    for cell in cells(args):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            (X, y, dy), (Xt, yt) = data(cell, seed, args.market_seed)
+            for name in args.estimators:
+                if skipped(name, cell, args.max_krg_rows):
+                    continue
+                model = make(name, seed, sob)
                 t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    if m == "given":
-                        model.fit(X, y, dy=dy)
-                    else:
-                        model.fit(X, y)
-                seconds[m] += time.perf_counter() - t0
-                mse[p, m].append(float(np.mean((model.predict(Xt) - yt) ** 2)))
-                if m != "MLPRegressor":
-                    G = model.predict_gradient(Xt)
-                    grad_err[p, m].append(float(np.linalg.norm(G - dyt) / np.linalg.norm(dyt)))
-                if m == "estimate":  # quality of the training targets themselves
-                    E = model.estimated_gradients_[:, 0]
-                    grad_err[p, "estimated targets"].append(
-                        float(np.linalg.norm(E - dy) / np.linalg.norm(dy))
-                    )
-            print(f"  {p} seed {seed} done", flush=True)
-    return mse, grad_err, seconds
+                fit_one(name, model, X, y, dy)
+                seconds = time.perf_counter() - t0
+                mse = float(np.mean((model.predict(Xt) - yt) ** 2))
+                err = mse / float(np.var(yt)) if cell["kind"] == "fn" else float(np.sqrt(mse))
+                rows.append({**cell, "seed": seed, "est": name, "err": err, "seconds": seconds})
+            print(f"  {cell['name']} n={cell['n']} seed {seed} done", flush=True)
+    return rows
 
 
-def format_tables(problems, mse, grad_err, seeds) -> str:
-    lines = [
-        "Test MSE (mean over seeds; in brackets: ratio to the best of the row)",
+def table(rows: list[dict], estimators) -> str:
+    """Markdown: mean error (mean fit seconds) per cell and estimator; best in bold."""
+    keys = list(dict.fromkeys((r["name"], r["d"], r["n"]) for r in rows))
+    metric = "value RMSE" if rows and rows[0]["kind"] == "bachelier" else "relative test MSE"
+    out = [
+        f"{metric} (mean fit seconds), mean over seeds; best in bold",
         "",
-        "| function | " + " | ".join(METHODS) + " |",
-        "|---|" + "---:|" * len(METHODS),
+        "| problem | d | n | " + " | ".join(estimators) + " |",
+        "|---|---:|---:|" + "---:|" * len(estimators),
     ]
-    wins = dict.fromkeys(METHODS, 0)
-    for p in problems:
-        means = {m: float(np.mean(mse[p, m])) for m in METHODS}
-        best = min(means.values())
-        wins[min(means, key=means.get)] += 1
-        cells = []
-        for m in METHODS:
-            cell = f"{means[m]:.3g} ({means[m] / best:.2f})" if best > 0 else f"{means[m]:.3g}"
-            cells.append(f"**{cell}**" if means[m] == best else cell)
-        lines.append(f"| {p} | " + " | ".join(cells) + " |")
-    lines += ["", "Lowest mean test MSE: " + ", ".join(f"{m} {wins[m]}" for m in METHODS), ""]
-    lines += [
-        "Relative gradient error |G - grad f| / |grad f| (mean over seeds): of each model on",
-        "the test points, and of the nearest-neighbour estimates at the training points",
-        "",
-        "| function | " + " | ".join(GRADIENT_COLUMNS) + " |",
-        "|---|" + "---:|" * len(GRADIENT_COLUMNS),
-    ]
-    for p in problems:
-        errs = " | ".join(f"{np.mean(grad_err[p, m]):.3f}" for m in GRADIENT_COLUMNS)
-        lines.append(f"| {p} | {errs} |")
-    return "\n".join(lines)
+    for key in keys:
+        mean = {}
+        for e in estimators:
+            sel = [r for r in rows if (r["name"], r["d"], r["n"]) == key and r["est"] == e]
+            if sel:
+                mean[e] = (np.mean([r["err"] for r in sel]), np.mean([r["seconds"] for r in sel]))
+        best = min(v[0] for v in mean.values())
+        cells_ = []
+        for e in estimators:
+            if e not in mean:
+                cells_.append("—")
+                continue
+            text = f"{mean[e][0]:.2g} ({mean[e][1]:.2g})"
+            cells_.append(f"**{text}**" if mean[e][0] == best else text)
+        out.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells_) + " |")
+    return "\n".join(out)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=100)
-    parser.add_argument("--n-test", type=int, default=1000)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument(
-        "--problems", nargs="+", default=[*PAPER_FUNCTIONS, "friedman1"], metavar="NAME"
-    )
+    parser.add_argument("--suite", choices=("paper", "smooth", "bachelier"), default="paper")
+    parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--functions", nargs="+", default=["styblinski_tang", "rosenbrock"])
+    parser.add_argument("--dims", nargs="+", type=int, default=[7, 20])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1024, 8192])
+    parser.add_argument("--market-seed", type=int, default=0)
+    parser.add_argument("--max-krg-rows", type=int, default=1000)
+    parser.add_argument("--sobolev", default="{}", help="JSON of SobolevRegressor overrides")
+    parser.add_argument("--json", help="also write the per-seed rows here")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    fd_err = check_friedman1_gradient()
     print(
         f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
-        f"{platform.machine()}, 1 torch thread; friedman1 gradient vs central "
-        f"differences: max |diff| {fd_err:.1e}"
-    )
-    print(
-        f"n_train={args.n_train} n_test={args.n_test} seeds={args.seeds} "
-        f"steps={args.steps} lr={args.lr} hidden={HIDDEN}"
+        f"{platform.machine()}, 1 torch thread, 1 BLAS thread; {vars(args)}"
     )
     t0 = time.perf_counter()
-    # One BLAS thread too, so that MLPRegressor (numpy) runs under the same conditions.
     with threadpool_limits(limits=1):
-        mse, grad_err, seconds = run(
-            args.problems, args.n_train, args.n_test, args.seeds, args.steps, args.lr
-        )
+        rows = run(args)
     print()
-    print(format_tables(args.problems, mse, grad_err, args.seeds))
-    print()
-    print(
-        "Fit time, all problems and seeds (s): "
-        + ", ".join(f"{m} {seconds[m]:.1f}" for m in METHODS)
-    )
-    print(f"Total wall time: {time.perf_counter() - t0:.0f} s")
+    print(table(rows, args.estimators))
+    print(f"\nTotal wall time: {time.perf_counter() - t0:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,27 @@
 """A scikit-learn regressor trained by Sobolev training.
 
 :class:`SobolevRegressor` fits an :class:`sobolev.MLP` to target values and, when
-available, the targets' input derivatives, with the library's :class:`sobolev.SobolevLoss`
-and :func:`sobolev.fit`. It follows the scikit-learn estimator API, so it works in
-``Pipeline``, ``GridSearchCV`` and ``cross_val_score`` and pickles.
+available, the targets' input derivatives, with :class:`sobolev.SobolevLoss` and
+:func:`sobolev.fit`. Its parameter names follow scikit-learn's ``MLPRegressor`` where
+the concept exists, so it drops into code written for it, and it passes
+``sklearn.utils.estimator_checks.check_estimator`` with its defaults.
 
-Derivative data comes in three ways (``derivatives=``):
+Derivative data comes in four ways (``derivatives=``):
 
-* ``"given"``: ``fit(X, y, dy=...)`` with ``dy`` the exact derivatives, shape (N, d)
+* ``"auto"`` (default): use ``dy`` when ``fit`` is given it, values only otherwise;
+* ``"given"``: ``fit(X, y, dy=...)`` must be given the exact derivatives, shape (N, d)
   for 1-D ``y`` or (N, m, d) for ``y`` of shape (N, m);
-* ``"estimate"``: no derivative data; gradients at the training points are estimated
-  from each point's nearest neighbours by least squares (Kissel & Diepold 2019, see
+* ``"estimate"``: gradients at the training points are estimated from each point's
+  nearest neighbours by least squares (Kissel & Diepold 2019, see
   :func:`sobolev.estimate.estimate_gradients`) and trained on;
 * ``"none"``: plain regression on values (order 0).
 
-Inputs and targets are standardised inside: with ``x' = (x - mu_x) / s_x`` and
-``y' = (y - mu_y) / s_y`` the derivatives become ``dy'/dx' = dy/dx * s_x / s_y`` per
-entry (second derivatives ``* s_xa s_xb / s_y``); predictions and predicted
-gradients are mapped back to the original units.
+Inputs, targets and derivatives are standardised inside by one
+:class:`sobolev.standardize.Standardizer` (weighted by ``sample_weight``), so the
+chain rule keeps them consistent; predictions and predicted gradients are mapped back
+to the original units. The defaults (softplus, 2 x 64, about 2000 Adam steps with
+cosine decay, full batches up to 256 samples, Huge & Savine's minibatches beyond) were
+chosen by ``benchmarks/bench_sklearn.py``; the evidence is in ``benchmarks/README.md``.
 
 Example
 -------
@@ -25,7 +29,7 @@ Example
 >>> from sobolev.sklearn import SobolevRegressor
 >>> rng = np.random.default_rng(0)
 >>> X = rng.uniform(-3, 3, size=(50, 1))
->>> reg = SobolevRegressor(hidden=(32, 32), max_steps=300, lr=1e-2, random_state=0)
+>>> reg = SobolevRegressor(max_iter=300, random_state=0)
 >>> reg = reg.fit(X, np.sin(X[:, 0]), dy=np.cos(X))
 >>> reg.predict(X[:2]).shape, reg.predict_gradient(X[:2]).shape
 ((2,), (2, 1))
@@ -40,27 +44,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
+from torch import nn
 from torch.func import functional_call
 
+from sobolev import _estimator_params as P
 from sobolev.derivatives import value_and_jacobian
 from sobolev.estimate import default_n_neighbors, estimate_gradients
 from sobolev.fit import fit as sobolev_fit
 from sobolev.loss import SobolevLoss
-from sobolev.models import ACTIVATIONS, MLP
+from sobolev.models import MLP
 from sobolev.target import Target
 
 __all__ = ["SobolevRegressor"]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_DERIVATIVES = ("given", "estimate", "none")
 # Predictions are computed in chunks so that wide networks on many rows stay in memory.
 _CHUNK = 8192
 
@@ -70,44 +78,81 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    hidden : sequence of int or int, default=(256, 256)
+    hidden_layer_sizes : sequence of int or int, default=(64, 64)
         Hidden layer widths of the :class:`sobolev.MLP` (``()`` for a linear model).
-    activation : str, default="relu"
-        One of ``sobolev.models.ACTIVATIONS``; order 2 needs a smooth one.
+    activation : str, default="softplus"
+        One of ``sobolev.models.ACTIVATIONS``. Smooth activations fit derivatives far
+        better than ReLU; order 2 needs one.
+    alpha : float, default=0.0
+        L2 penalty, Adam's ``weight_decay`` on all parameters on the standardised
+        scale (``MLPRegressor`` penalises weights only, scaled by ``1 / n``).
+    batch_size : int or "auto", default="auto"
+        Minibatch size. ``"auto"``: the full batch up to 256 samples, else
+        ``max(256, ceil(N / 16))`` (about 16 minibatches per epoch).
+    learning_rate_init : float, default=1e-2
+        Initial Adam learning rate.
+    max_iter : int or "auto", default="auto"
+        Epochs (passes over the training samples). ``"auto"``: enough epochs for about
+        2000 optimiser steps at any N.
+    schedule : {"cosine", "constant"}, default="cosine"
+        Learning rate over the training budget: cosine decay to 0, or constant.
+    tol : float, default=1e-4
+        With early stopping: the relative improvement of the held-out error that
+        counts as progress.
+    n_iter_no_change : int, default=5
+        With early stopping: evaluations without progress before training stops (the
+        best evaluation's weights are restored). Evaluations happen every epoch, or
+        every few epochs so that there are at most 100 over the budget. Without early
+        stopping the whole budget runs, since the cosine schedule is defined over it.
+    early_stopping : bool or "auto", default="auto"
+        Hold out ``validation_fraction`` of the samples, evaluate the value error on
+        them, stop after ``n_iter_no_change`` evaluations without progress and keep
+        the best weights. ``"auto"``: only with more than 256 samples, where data is
+        plentiful (and often noisy) and a held-out tenth costs little.
+    validation_fraction : float, default=0.1
+        Share of samples held out by ``early_stopping`` (at least one sample).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the validation split and the minibatch order. Same
+        seed, same data: the same fitted model on CPU.
+    verbose : bool, default=False
+        Show a progress bar while fitting (on a terminal).
+    warm_start : bool, default=False
+        Continue from the previous fit's network and standardisation instead of a
+        fresh initialisation (the data must have the same d and m).
+    derivatives : {"auto", "given", "estimate", "none"}, default="auto"
+        Where the derivative targets come from (module docstring). ``dy`` is validated
+        whenever it is passed.
     order : {0, 1, 2}, default=1
-        Highest derivative order matched. Order 2 needs ``derivatives="given"`` and
-        ``d2y``. Ignored (taken as 0) when ``derivatives="none"``.
-    weights : sequence of float, "auto" or None, default=None
-        Per-order loss weights ``(w_0, ..., w_order)`` on the standardised scale, as in
-        :class:`sobolev.SobolevLoss`; None is all ones. Unused at order 0.
-    derivatives : {"given", "estimate", "none"}, default="given"
-        Where the derivative targets come from (see the module docstring). ``dy`` is
-        validated whenever it is passed but used only with ``"given"``, so one set of
-        fit parameters serves a grid search over this parameter.
+        Highest derivative order matched when derivatives are used. Order 2 needs
+        ``d2y``.
+    weights : sequence of float, "auto", "differential" or None, default="differential"
+        Per-order loss weights on the standardised scale. None is all ones; a
+        sequence and ``"auto"`` are as in :class:`sobolev.SobolevLoss`;
+        ``"differential"`` is Huge & Savine's scheme (order 1 only): value weight
+        ``1 / (1 + d)``, derivative weight ``d / (1 + d)`` shared as a mean over inputs,
+        each input's derivative residual scaled by ``lambda_j = 1 / rms(dy_j)``.
+    projections : int or None, default=None
+        Stochastic Sobolev training: the number of random projections per derivative
+        term (:class:`sobolev.SobolevLoss`); None is the exact loss.
+    side : {"input", "output"}, default="input"
+        Where random projections act.
     n_neighbors : int, optional
         Neighbours per point for ``derivatives="estimate"``, found in the standardised
         inputs; default ``min(2 d + 1, N - 1)``; at most ``N - 1``.
-    max_steps : int, default=1000
-        Adam steps.
-    lr : float, default=1e-3
-        Learning rate.
-    batch_size : int, optional
-        Minibatch size; None trains on the full batch every step.
-    schedule : {"constant", "cosine"}, default="constant"
-        Learning-rate schedule of :func:`sobolev.fit`.
-    dtype : {"float32", "float64"}, default="float32"
-        Precision of the network during training. Predictions are always evaluated in
+    dtype : {"auto", "float32", "float64"}, default="auto"
+        Precision of the network during training. ``"auto"``: float64 with full
+        batches (small data, where a step costs about the same in either precision and
+        fits reach round-off), float32 with minibatches. Predictions are evaluated in
         float64 from the trained weights, so they do not depend on how rows are batched.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights and the minibatch order. Same seed, same data: the
-        same fitted model on CPU.
-    verbose : bool, default=False
-        Show a progress bar while fitting (on a terminal).
+    device : str or torch.device, default="cpu"
+        Where the network trains.
 
     Attributes
     ----------
     model_ : sobolev.MLP
         The trained network, acting on standardised inputs and outputs.
+    standardizer_ : sobolev.standardize.Standardizer
+        The units the network works in.
     n_features_in_ : int
         d.
     feature_names_in_ : ndarray of str
@@ -119,46 +164,83 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
     y_mean_, y_scale_ : ndarray, shape (m,)
         Target standardisation (``y_scale_`` is 1 for constant targets).
     order_ : int
-        The derivative order actually trained (0 with ``derivatives="none"``).
+        The derivative order trained (0 when no derivatives were used).
+    derivatives_ : str
+        The derivative source used: ``"given"``, ``"estimate"`` or ``"none"``.
+    batch_size_ : int
+        The minibatch size used.
+    n_iter_ : int
+        Epochs run (fewer than planned after an early stop).
+    t_ : int
+        Optimiser steps run.
+    loss_curve_ : list of float
+        Mean training loss of each epoch, on the standardised scale.
+    best_loss_ : float or None
+        Lowest of ``loss_curve_``; None with ``early_stopping`` (as in MLPRegressor).
+    validation_scores_ : list of float or None
+        With ``early_stopping``: R^2 of the held-out values (pooled over outputs) at
+        each evaluation, the first one before training; else None.
+    best_validation_score_ : float or None
+        The R^2 of the restored weights (``early_stopping`` only).
+    loss_ : float
+        Final training loss on the standardised scale.
+    history_ : dict
+        What :func:`sobolev.fit` returned: per-step losses and, with early stopping,
+        the held-out record.
     n_neighbors_ : int or None
         Neighbours used by ``derivatives="estimate"``.
     estimated_gradients_ : ndarray, shape (N, m, d), or None
         The estimated training gradients, in original units (``"estimate"`` only).
-    history_ : dict of str to list of float
-        Per-step losses from :func:`sobolev.fit` on the standardised scale.
-    loss_ : float
-        Final total training loss on the standardised scale.
     """
 
     def __init__(
         self,
-        hidden: Sequence[int] | int = (256, 256),
-        activation: str = "relu",
-        order: int = 1,
-        weights: Sequence[float] | Literal["auto"] | None = None,
-        derivatives: Literal["given", "estimate", "none"] = "given",
-        n_neighbors: int | None = None,
-        max_steps: int = 1000,
-        lr: float = 1e-3,
-        batch_size: int | None = None,
-        schedule: Literal["constant", "cosine"] = "constant",
-        dtype: Literal["float32", "float64"] = "float32",
+        hidden_layer_sizes: Sequence[int] | int = (64, 64),
+        activation: str = "softplus",
+        *,
+        alpha: float = 0.0,
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate_init: float = 1e-2,
+        max_iter: int | Literal["auto"] = "auto",
+        schedule: Literal["cosine", "constant"] = "cosine",
+        tol: float = 1e-4,
+        n_iter_no_change: int = 5,
+        early_stopping: bool | Literal["auto"] = "auto",
+        validation_fraction: float = 0.1,
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        warm_start: bool = False,
+        derivatives: Literal["auto", "given", "estimate", "none"] = "auto",
+        order: int = 1,
+        weights: Sequence[float] | Literal["auto", "differential"] | None = "differential",
+        projections: int | None = None,
+        side: Literal["input", "output"] = "input",
+        n_neighbors: int | None = None,
+        dtype: Literal["auto", "float32", "float64"] = "auto",
+        device: str | torch.device = "cpu",
     ) -> None:
-        self.hidden = hidden
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.order = order
-        self.weights = weights
-        self.derivatives = derivatives
-        self.n_neighbors = n_neighbors
-        self.max_steps = max_steps
-        self.lr = lr
+        self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
         self.schedule = schedule
-        self.dtype = dtype
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.derivatives = derivatives
+        self.order = order
+        self.weights = weights
+        self.projections = projections
+        self.side = side
+        self.n_neighbors = n_neighbors
+        self.dtype = dtype
+        self.device = device
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -167,7 +249,9 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         return tags
 
     # -- fitting ------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, dy: Any = None, d2y: Any = None) -> SobolevRegressor:
+    def fit(
+        self, X: Any, y: Any, dy: Any = None, d2y: Any = None, sample_weight: Any = None
+    ) -> SobolevRegressor:
         """Fit the network to ``y`` and, depending on ``derivatives``, to gradients.
 
         Parameters
@@ -176,9 +260,12 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         y : array-like, shape (N,) or (N, m)
         dy : array-like, shape (N, d) for 1-D ``y`` or (N, m, d), optional
             Exact first derivatives ``dy[i, k, j] = d y_k / d x_j`` at ``X[i]``;
-            required by ``derivatives="given"`` with ``order >= 1``.
+            required by ``derivatives="given"``.
         d2y : array-like, shape (N, d, d) for 1-D ``y`` or (N, m, d, d), optional
-            Exact second derivatives; required by ``order=2``.
+            Exact second derivatives, symmetric; required by ``order=2``.
+        sample_weight : array-like, shape (N,), optional
+            Non-negative weights: the loss and the standardisation become weighted
+            means over samples (integer weights equal repeating samples).
 
         Returns
         -------
@@ -188,82 +275,121 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         ------
         ValueError
             On invalid parameters, non-finite or mis-shaped ``X``, ``y``, ``dy``,
-            ``d2y``, or missing derivative data; always before any training.
+            ``d2y``, ``sample_weight``, or missing derivative data; always before any
+            training.
         """
-        hidden, order = self._check_params()
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
-        self._y_1d = y.ndim == 1
-        Y = y[:, None] if self._y_1d else y
+        params = P.check_params(self)
+        warm = self.warm_start and hasattr(self, "model_")
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=True, dtype=np.float64, reset=not warm
+        )
+        y_1d = y.ndim == 1
+        Y = y[:, None] if y_1d else y
         n, d = X.shape
         m = Y.shape[1]
-        dy = self._check_derivative(dy, "dy", n, m, d, order=1)
-        d2y = self._check_derivative(d2y, "d2y", n, m, d, order=2)
-        if self.derivatives == "given" and order >= 1 and dy is None:
+        if warm and m != self.n_outputs_:
             raise ValueError(
-                'derivatives="given" needs the derivatives dy in fit(X, y, dy=...); pass '
-                'them, or set derivatives="estimate" (nearest-neighbour estimates) or '
-                'derivatives="none" (plain regression)'
+                f"warm_start=True needs y with the previous fit's m = {self.n_outputs_} "
+                f"output(s), got {m}"
             )
-        if order == 2 and d2y is None:
-            raise ValueError("order=2 needs second derivatives d2y in fit(X, y, dy=..., d2y=...)")
-        if self.derivatives == "estimate" and n < 2:
-            raise ValueError(
-                f'derivatives="estimate" needs at least 2 samples to find neighbours, got '
-                f"n_samples = {n} (1 sample)"
-            )
-        if self.n_neighbors is not None and self.derivatives == "estimate":
-            if not self.n_neighbors <= n - 1:
-                raise ValueError(
-                    f"n_neighbors must be at most N - 1 = {n - 1} for {n} training samples, "
-                    f"got {self.n_neighbors}"
-                )
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        dy = _check_derivative(dy, "dy", n, m, d, order=1)
+        d2y = _check_derivative(d2y, "d2y", n, m, d, order=2)
+        source, order = self._derivative_source(dy, d2y, n)
 
-        self.x_mean_, self.x_scale_ = _mean_and_scale(X)
-        self.y_mean_, self.y_scale_ = _mean_and_scale(Y)
-        self.n_outputs_ = m
-        self.order_ = order
-        xs = (X - self.x_mean_) / self.x_scale_
-        ys = (Y - self.y_mean_) / self.y_scale_
-        # Derivatives transform with the chain rule: dy'/dx' = dy/dx * s_x / s_y.
-        ratio = self.x_scale_[None, None, :] / self.y_scale_[None, :, None]  # (1, m, d)
-        dys = d2ys = None
-        self.n_neighbors_ = None
-        self.estimated_gradients_ = None
-        if order >= 1 and self.derivatives == "given":
-            dys = dy * ratio
-            if order == 2:
-                d2ys = d2y * ratio[..., None] * self.x_scale_[None, None, None, :]
-        elif order >= 1:  # estimate, in standardised inputs so that distances mix units fairly
-            self.n_neighbors_ = self.n_neighbors
+        std = self.standardizer_ if warm else P.weighted_standardizer(X, Y, sw)
+        xs, ys, dys, d2ys = std.transform(X, Y, dy, d2y)
+        estimated = None
+        if source == "estimate":  # in standardised inputs, so distances mix units fairly
             dys = estimate_gradients(xs, ys, n_neighbors=self.n_neighbors)
-            if self.n_neighbors is None:
-                self.n_neighbors_ = default_n_neighbors(n, d)
-            self.estimated_gradients_ = dys / ratio
+            estimated = std.inverse(dv=dys)[2]
+        if order == 0:
+            dys = d2ys = None
+        elif order == 1:
+            d2ys = None
 
         rng = check_random_state(self.random_state)
-        init_seed, fit_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=2))
-        dtype = _DTYPES[self.dtype]
-        model = MLP(d, m, hidden, self.activation, seed=init_seed, dtype=dtype)
-        target = Target.from_arrays(
-            torch.as_tensor(ys, dtype=dtype),
-            None if dys is None else torch.as_tensor(dys, dtype=dtype),
-            None if d2ys is None else torch.as_tensor(d2ys, dtype=dtype),
+        init_seed, fit_seed, split_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
+        train_idx, val_idx = np.arange(n), None
+        if P.resolve_early_stopping(self.early_stopping, n):
+            train_idx, val_idx = _split(n, self.validation_fraction, split_seed)
+        n_train = len(train_idx)
+        batch = P.resolve_batch_size(self.batch_size, n_train)
+        dtype = P.resolve_dtype(self.dtype, n_train, batch)
+        device = params["device"]
+        model = self.model_ if warm else None
+        if model is None:
+            model = MLP(d, m, params["hidden"], self.activation, seed=init_seed, dtype=dtype)
+        model = model.to(device=device, dtype=dtype).train()
+        lam = None
+        weights = self.weights
+        if order >= 1 and isinstance(weights, str) and weights == "differential":
+            lam, a = P.differential_weights(dys[train_idx], None if sw is None else sw[train_idx])
+            weights = (a, (1.0 - a) / d)
+        loss = SobolevLoss(
+            order=order,
+            weights=weights if order >= 1 else None,
+            projections=self.projections,
+            side=self.side,
         )
-        loss = SobolevLoss(order=order, weights=self.weights if order >= 1 else None)
-        self.history_ = sobolev_fit(
-            model,
-            torch.as_tensor(xs, dtype=dtype),
+
+        def tensors(idx):
+            x = xs[idx] if lam is None else xs[idx] / lam
+            dv = None if dys is None else (dys[idx] if lam is None else dys[idx] * lam)
+            t = Target.from_arrays(
+                _as(ys[idx], dtype, device),
+                None if dv is None else _as(dv, dtype, device),
+                None if d2ys is None else _as(d2ys[idx], dtype, device),
+                sample_weight=None if sw is None else _as(sw[idx], dtype, device),
+            )
+            return _as(x, dtype, device), t
+
+        x_train, target = tensors(train_idx)
+        per_epoch = math.ceil(n_train / batch)
+        epochs = P.resolve_epochs(self.max_iter, per_epoch)
+        net = model if lam is None else nn.Sequential(P.InputScale(lam, dtype, device), model)
+        steps = epochs * per_epoch
+        kwargs = {}
+        if val_idx is not None:
+            # Evaluate each epoch, but at most EVALUATIONS times over the budget: with
+            # full batches an epoch is one step, too short for a patience of 10.
+            every = per_epoch * max(1, round(steps / per_epoch / P.EVALUATIONS))
+            kwargs = {
+                "validation": tensors(val_idx),
+                "val_metric": "values",
+                "eval_every": every,
+                "patience": int(self.n_iter_no_change),
+                "tol": params["tol"],
+            }
+        history = sobolev_fit(
+            net,
+            x_train,
             target,
             loss=loss,
-            steps=self.max_steps,
-            lr=float(self.lr),
-            batch_size=self.batch_size,
+            steps=steps,
+            lr=params["lr"],
+            batch_size=None if batch == n_train else batch,
             seed=fit_seed,
             progress=bool(self.verbose),
             schedule=self.schedule,
+            weight_decay=params["alpha"],
+            **kwargs,
         )
-        self.loss_ = self.history_["total"][-1]
+        self._record(history, per_epoch, ys[val_idx] if val_idx is not None else None)
         self.model_ = model.eval()
+        self.standardizer_ = std
+        self.n_outputs_ = m
+        self._y_1d = y_1d
+        self.order_ = order
+        self.derivatives_ = source
+        self.batch_size_ = batch
+        self.n_neighbors_ = None
+        if source == "estimate":
+            nn_ = self.n_neighbors
+            self.n_neighbors_ = default_n_neighbors(n, d) if nn_ is None else nn_
+        self.estimated_gradients_ = estimated
         return self
 
     # -- prediction ---------------------------------------------------------------
@@ -281,8 +407,8 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         xs = self._standardised_inputs(X)
         f = self._network64()
         with torch.no_grad():
-            out = [f(torch.from_numpy(c)).numpy() for c in _chunks(xs)]
-        Y = np.concatenate(out) * self.y_scale_ + self.y_mean_
+            out = [f(torch.from_numpy(c)).cpu().numpy() for c in _chunks(xs)]
+        Y = self.standardizer_.inverse(v=np.concatenate(out))[1]
         return Y[:, 0] if self._y_1d else Y
 
     def predict_gradient(self, X: Any) -> np.ndarray:
@@ -303,10 +429,26 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         out = []
         for c in _chunks(xs):
             _, J = value_and_jacobian(f, torch.from_numpy(c), create_graph=False)
-            out.append(J.detach().numpy())
-        # Undo the chain rule of fit: dy/dx = dy'/dx' * s_y / s_x.
-        G = np.concatenate(out) * (self.y_scale_[None, :, None] / self.x_scale_[None, None, :])
+            out.append(J.detach().cpu().numpy())
+        G = self.standardizer_.inverse(dv=np.concatenate(out))[2]
         return G[:, 0, :] if self._y_1d else G
+
+    # Fitted scaling, read from the standardizer (the names of earlier versions).
+    @property
+    def x_mean_(self) -> np.ndarray:
+        return self.standardizer_.x_shift
+
+    @property
+    def x_scale_(self) -> np.ndarray:
+        return self.standardizer_.x_scale
+
+    @property
+    def y_mean_(self) -> np.ndarray:
+        return self.standardizer_.y_shift
+
+    @property
+    def y_scale_(self) -> np.ndarray:
+        return self.standardizer_.y_scale
 
     # -- pickling: the network travels as plain arrays (its state_dict) -----------
     def __getstate__(self) -> dict:
@@ -336,73 +478,57 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
             self.model_ = model.eval()
 
     # -- internals ----------------------------------------------------------------
-    def _check_params(self) -> tuple[tuple[int, ...], int]:
-        hidden = (self.hidden,) if isinstance(self.hidden, int | np.integer) else self.hidden
-        try:
-            hidden = tuple(int(h) if isinstance(h, np.integer) else h for h in hidden)
-        except TypeError:
+    def _derivative_source(self, dy, d2y, n: int) -> tuple[str, int]:
+        """Resolve ``derivatives`` against the data: (source, order trained)."""
+        source = self.derivatives
+        if source == "auto":
+            source = "given" if dy is not None else "none"
+        order = 0 if source == "none" else int(self.order)
+        if source == "given" and order >= 1 and dy is None:
             raise ValueError(
-                f"hidden must be a sequence of positive integers, got {self.hidden!r}"
-            ) from None
-        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
-            raise ValueError(f"hidden must be a sequence of positive integers, got {self.hidden!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
+                'derivatives="given" needs the derivatives dy in fit(X, y, dy=...); pass '
+                'them, or set derivatives="auto" or "none" (values only) or "estimate" '
+                "(nearest-neighbour estimates)"
             )
-        if self.derivatives not in _DERIVATIVES:
-            raise ValueError(f"derivatives must be one of {_DERIVATIVES}, got {self.derivatives!r}")
-        if isinstance(self.order, bool) or self.order not in (0, 1, 2):
-            raise ValueError(f"order must be 0, 1 or 2, got {self.order!r}")
-        order = 0 if self.derivatives == "none" else int(self.order)
-        if order == 2 and self.derivatives != "given":
-            raise ValueError(
-                'order=2 needs derivatives="given" (second derivatives are not estimated)'
-            )
-        if order >= 1:
-            # SobolevLoss validates the weights' values and length.
-            SobolevLoss(order=order, weights=self.weights)
-        _check_int(self.max_steps, "max_steps", 1)
-        _check_int(self.batch_size, "batch_size", 1, allow_none=True)
-        _check_int(self.n_neighbors, "n_neighbors", 1, allow_none=True)
-        lr = self.lr
-        if isinstance(lr, bool) or not isinstance(lr, Real) or not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f'schedule must be "constant" or "cosine", got {self.schedule!r}')
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {tuple(_DTYPES)}, got {self.dtype!r}")
-        return hidden, order
+        if order == 2 and d2y is None:
+            raise ValueError("order=2 needs second derivatives d2y in fit(X, y, dy=..., d2y=...)")
+        if source == "estimate":
+            if n < 2:
+                raise ValueError(
+                    f'derivatives="estimate" needs at least 2 samples to find neighbours, '
+                    f"got n_samples = {n} (1 sample)"
+                )
+            if self.n_neighbors is not None and not self.n_neighbors <= n - 1:
+                raise ValueError(
+                    f"n_neighbors must be at most N - 1 = {n - 1} for {n} training samples, "
+                    f"got {self.n_neighbors}"
+                )
+        return source, order
 
-    @staticmethod
-    def _check_derivative(value: Any, name: str, n: int, m: int, d: int, order: int):
-        """Validate ``dy`` (order 1) or ``d2y`` (order 2) like X; return (N, m, d[, d])."""
-        if value is None:
-            return None
-        arr = check_array(
-            value,
-            dtype=np.float64,
-            ensure_2d=False,
-            allow_nd=True,
-            ensure_min_samples=0,
-            ensure_min_features=0,
-            input_name=name,
-        )
-        tail = (d,) * order
-        if arr.shape == (n, m, *tail):
-            return arr
-        if m == 1 and arr.shape == (n, *tail):
-            return arr[:, None]
-        raise ValueError(
-            f"{name} must have shape {(n, m, *tail)} (N, m{', d' * order})"
-            + (f" or {(n, *tail)}" if m == 1 else "")
-            + f" to match X of shape {(n, d)} and y with m = {m} output(s), got shape {arr.shape}"
-        )
+    def _record(self, history: dict, per_epoch: int, yv: np.ndarray | None) -> None:
+        """Fitted attributes from :func:`sobolev.fit`'s history."""
+        self.history_ = history
+        total = np.asarray(history["total"], dtype=np.float64)
+        self.t_ = len(total)
+        self.n_iter_ = math.ceil(self.t_ / per_epoch)
+        self.loss_curve_ = [
+            float(total[i : i + per_epoch].mean()) for i in range(0, self.t_, per_epoch)
+        ]
+        self.loss_ = float(total[-1])
+        self.validation_scores_ = self.best_validation_score_ = None
+        self.best_loss_ = min(self.loss_curve_)
+        if yv is not None:
+            # The held-out metric is the value MSE summed over outputs, standardised.
+            var = float(((yv - yv.mean(0)) ** 2).sum(1).mean())
+            var = var if var > 0 else 1.0
+            self.validation_scores_ = [1.0 - v / var for v in history["val"]]
+            self.best_validation_score_ = 1.0 - history["best_val"] / var
+            self.best_loss_ = None
 
     def _standardised_inputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return (X - self.x_mean_) / self.x_scale_
+        return self.standardizer_.transform(x=X)[0]
 
     def _network64(self):
         """The trained network evaluated in float64 (weights upcast exactly)."""
@@ -410,26 +536,47 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         model = self.model_
 
         def f(x: torch.Tensor) -> torch.Tensor:
-            return functional_call(model, params, (x,))
+            return functional_call(model, params, (x.to(next(iter(params.values())).device),))
 
         return f
 
 
-def _mean_and_scale(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and standard deviations, with scale 1 for constant columns."""
-    mean = A.mean(axis=0)
-    scale = A.std(axis=0)
-    # A column constant up to rounding has no scale to divide by.
-    tiny = scale <= 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
-    return mean, np.where(tiny, 1.0, scale)
+def _check_derivative(value: Any, name: str, n: int, m: int, d: int, order: int):
+    """Validate ``dy`` (order 1) or ``d2y`` (order 2) like X; return (N, m, d[, d])."""
+    if value is None:
+        return None
+    arr = check_array(
+        value,
+        dtype=np.float64,
+        ensure_2d=False,
+        allow_nd=True,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+        input_name=name,
+    )
+    tail = (d,) * order
+    if arr.shape == (n, m, *tail):
+        return arr
+    if m == 1 and arr.shape == (n, *tail):
+        return arr[:, None]
+    raise ValueError(
+        f"{name} must have shape {(n, m, *tail)} (N, m{', d' * order})"
+        + (f" or {(n, *tail)}" if m == 1 else "")
+        + f" to match X of shape {(n, d)} and y with m = {m} output(s), got shape {arr.shape}"
+    )
 
 
-def _check_int(value: Any, name: str, minimum: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an integer >= {minimum}{extra}, got {value!r}")
+def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out indices; at least one sample on each side."""
+    if n < 2:
+        raise ValueError(f"early_stopping=True needs at least 2 samples, got n_samples = {n}")
+    n_val = min(max(1, round(fraction * n)), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _as(a: np.ndarray, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
 
 
 def _chunks(a: np.ndarray):

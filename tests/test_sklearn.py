@@ -16,17 +16,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sobolev.estimate import estimate_gradients
 from sobolev.sklearn import SobolevRegressor
 
-SMALL = {"hidden": (16,), "max_steps": 50, "lr": 1e-2, "random_state": 0}
+SMALL = {"hidden_layer_sizes": (16,), "max_iter": 50, "random_state": 0}
 
 
-# The suite calls fit(X, y) without derivative data, so it runs the two modes that
-# need none; "given" differs from them only in where dy comes from (tested below).
-@parametrize_with_checks(
-    [
-        SobolevRegressor(derivatives="estimate", **SMALL),
-        SobolevRegressor(derivatives="none", **SMALL),
-    ]
-)
+# The default estimator, with no arguments: derivatives="auto" trains on values when
+# fit(X, y) gets no dy. "estimate" adds the neighbour-estimated gradients path.
+@parametrize_with_checks([SobolevRegressor(), SobolevRegressor(derivatives="estimate", **SMALL)])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -59,8 +54,8 @@ def _affine_data(n=30, seed=0):
 def test_exact_gradients_learn_the_derivative_of_sin():
     X, y, dy = _sin_data()
     Xt = np.linspace(-2.8, 2.8, 100)[:, None]
-    kw = {"hidden": (64, 64), "activation": "tanh", "max_steps": 500, "lr": 1e-3}
-    kw |= {"schedule": "cosine", "dtype": "float64", "random_state": 0}
+    kw = {"hidden_layer_sizes": (64, 64), "activation": "tanh", "max_iter": 500}
+    kw |= {"learning_rate_init": 1e-3, "dtype": "float64", "random_state": 0, "weights": None}
     reg = SobolevRegressor(derivatives="given", **kw).fit(X, y, dy=dy)
     plain = SobolevRegressor(derivatives="none", **kw).fit(X, y)
     grad = reg.predict_gradient(Xt)
@@ -77,8 +72,7 @@ def test_exact_jacobians_of_a_multi_output_quadratic():
     X, Xt = rng.uniform(-1, 1, size=(60, 2)), rng.uniform(-0.9, 0.9, size=(100, 2))
     Y, J = _quadratic(X)
     reg = SobolevRegressor(
-        hidden=(64, 64), activation="tanh", max_steps=500, lr=1e-2, schedule="cosine",
-        random_state=0,
+        hidden_layer_sizes=(64, 64), activation="tanh", max_iter=500, random_state=0,
     ).fit(X, Y, dy=J)  # fmt: skip
     Yt, Jt = _quadratic(Xt)
     assert reg.predict(Xt).shape == (100, 2)
@@ -91,7 +85,7 @@ def test_exact_jacobians_of_a_multi_output_quadratic():
 def test_scaling_round_trip_is_exact_for_an_exact_linear_model():
     X, Y, A = _affine_data()
     b = Y[0] - A @ X[0]
-    reg = SobolevRegressor(hidden=(), max_steps=1, dtype="float64", random_state=0)
+    reg = SobolevRegressor(hidden_layer_sizes=(), max_iter=1, dtype="float64", random_state=0)
     reg.fit(X, Y, dy=np.broadcast_to(A, (30, 2, 3)))
     # Put the exact affine map, expressed on the standardised scale, into the network.
     layer = reg.model_[0]
@@ -109,8 +103,9 @@ def test_training_on_affine_data_recovers_values_and_gradients_in_original_units
     # on the standardised scale, and a linear model could not fit both.
     X, Y, A = _affine_data()
     reg = SobolevRegressor(
-        hidden=(), max_steps=800, lr=0.05, schedule="cosine", dtype="float64", random_state=0
-    ).fit(X, Y, dy=np.broadcast_to(A, (30, 2, 3)))
+        hidden_layer_sizes=(), max_iter=800, learning_rate_init=0.05, dtype="float64",
+        random_state=0, weights=None,
+    ).fit(X, Y, dy=np.broadcast_to(A, (30, 2, 3)))  # fmt: skip
     assert reg.loss_ < 1e-10
     np.testing.assert_allclose(reg.predict_gradient(X), np.broadcast_to(A, (30, 2, 3)), rtol=1e-4)
     np.testing.assert_allclose(reg.predict(X), Y, rtol=1e-6)
@@ -157,6 +152,7 @@ def test_none_ignores_dy_and_matches_plain_fit():
     a = SobolevRegressor(derivatives="none", **SMALL).fit(X, y, dy=dy)
     b = SobolevRegressor(derivatives="none", **SMALL).fit(X, y)
     assert a.order_ == 0 and list(a.history_) == ["total", "lr", "order0"]
+    assert a.derivatives_ == "none"
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
@@ -164,7 +160,7 @@ def test_given_and_estimate_train_the_first_order_term():
     X, y, dy = _sin_data(n=20)
     for mode in ("given", "estimate"):
         reg = SobolevRegressor(derivatives=mode, **SMALL).fit(X, y, dy=dy)
-        assert reg.order_ == 1 and len(reg.history_["order1"]) == SMALL["max_steps"]
+        assert reg.order_ == 1 and len(reg.history_["order1"]) == SMALL["max_iter"]
 
 
 def test_order_two_with_second_derivatives():
@@ -173,12 +169,13 @@ def test_order_two_with_second_derivatives():
     y = X[:, 0] ** 2 + 3 * X[:, 0] * X[:, 1]
     dy = np.stack([2 * X[:, 0] + 3 * X[:, 1], 3 * X[:, 0]], axis=1)
     d2y = np.broadcast_to(np.array([[2.0, 3.0], [3.0, 0.0]]), (30, 2, 2))
-    reg = SobolevRegressor(order=2, activation="tanh", **SMALL).fit(X, y, dy=dy, d2y=d2y)
-    assert len(reg.history_["order2"]) == SMALL["max_steps"]
+    kw = {"order": 2, "weights": None, **SMALL}
+    reg = SobolevRegressor(activation="tanh", **kw).fit(X, y, dy=dy, d2y=d2y)
+    assert len(reg.history_["order2"]) == SMALL["max_iter"]
     with pytest.raises(ValueError, match="d2y"):
-        SobolevRegressor(order=2, activation="tanh", **SMALL).fit(X, y, dy=dy)
+        SobolevRegressor(activation="tanh", **kw).fit(X, y, dy=dy)
     with pytest.raises(ValueError, match="d2y"):
-        SobolevRegressor(order=2, **SMALL).fit(X, y, dy=dy, d2y=d2y[:, :1])
+        SobolevRegressor(**kw).fit(X, y, dy=dy, d2y=d2y[:, :1])
 
 
 def test_same_seed_same_model_and_different_seed_different_model():
@@ -194,7 +191,7 @@ def test_same_seed_same_model_and_different_seed_different_model():
 def test_given_without_dy_raises():
     X, y, _ = _sin_data(n=10)
     with pytest.raises(ValueError, match=r"derivatives=\"given\" needs the derivatives dy"):
-        SobolevRegressor(**SMALL).fit(X, y)
+        SobolevRegressor(derivatives="given", **SMALL).fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -247,15 +244,28 @@ def test_non_finite_or_misshaped_X_and_y_raise():
         ({"order": 3}, "order"),
         ({"order": 2, "derivatives": "estimate"}, "order"),
         ({"weights": [1.0, 2.0, 3.0]}, "weights"),
-        ({"hidden": (16, 0)}, "hidden"),
-        ({"hidden": "wide"}, "hidden"),
+        ({"weights": 2.0}, "weights"),
+        ({"weights": "differential", "order": 2}, "differential"),
+        ({"hidden_layer_sizes": (16, 0)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": "wide"}, "hidden_layer_sizes"),
         ({"activation": "swish"}, "activation"),
-        ({"max_steps": 0}, "max_steps"),
-        ({"lr": -1.0}, "lr"),
-        ({"lr": float("nan")}, "lr"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"max_iter": "many"}, "max_iter"),
+        ({"learning_rate_init": -1.0}, "learning_rate_init"),
+        ({"learning_rate_init": float("nan")}, "learning_rate_init"),
+        ({"learning_rate_init": True}, "learning_rate_init"),
+        ({"alpha": -1.0}, "alpha"),
         ({"batch_size": 0}, "batch_size"),
+        ({"tol": -1.0}, "tol"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change"),
+        ({"early_stopping": "yes"}, "early_stopping"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"warm_start": 1}, "warm_start"),
+        ({"projections": 0}, "projections"),
+        ({"side": "left"}, "side"),
         ({"schedule": "linear"}, "schedule"),
         ({"dtype": "float16"}, "dtype"),
+        ({"device": "tpu:x"}, "device"),
         ({"derivatives": "estimate", "n_neighbors": 10}, "n_neighbors"),
         ({"derivatives": "estimate", "n_neighbors": 0}, "n_neighbors"),
     ],
@@ -295,7 +305,10 @@ def test_pipeline_with_scaler_and_estimated_gradients():
     X = rng.uniform(-2, 2, size=(60, 2))
     y = np.sin(X[:, 0]) + X[:, 1] ** 2
     pipe = Pipeline(
-        [("scale", StandardScaler()), ("reg", SobolevRegressor(derivatives="estimate", **SMALL))]
+        [
+            ("scale", StandardScaler()),
+            ("reg", SobolevRegressor(derivatives="estimate", **(SMALL | {"max_iter": 200}))),
+        ]
     ).fit(X, y)
     assert pipe.predict(X).shape == (60,)
     assert pipe.score(X, y) > 0.5
@@ -322,7 +335,7 @@ def test_grid_search_over_derivative_modes():
     X, y, dy = _sin_data(n=30)
     search = GridSearchCV(
         SobolevRegressor(**SMALL),
-        {"derivatives": ["given", "estimate", "none"], "hidden": [(8,), (16,)]},
+        {"derivatives": ["given", "estimate", "none"], "hidden_layer_sizes": [(8,), (16,)]},
         cv=3,
     ).fit(X, y, dy=dy)
     assert search.best_params_["derivatives"] in ("given", "estimate", "none")

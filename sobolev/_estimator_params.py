@@ -1,0 +1,205 @@
+"""Parameter checks and data-dependent defaults of :class:`sobolev.sklearn.SobolevRegressor`.
+
+Kept apart from the estimator class so that the class reads as the scikit-learn API
+(fit, predict, attributes) and this module as the rules behind its parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sobolev._validation import check_positive_int
+from sobolev.loss import SobolevLoss
+from sobolev.models import ACTIVATIONS
+from sobolev.standardize import Standardizer
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+AUTO_DTYPE = "auto"
+DERIVATIVES = ("auto", "given", "estimate", "none")
+SCHEDULES = ("constant", "cosine")
+
+# Automatic minibatches: full batch up to FULL_BATCH_MAX samples; above it about
+# BATCHES_PER_EPOCH minibatches per epoch (Huge & Savine's recipe), never smaller than
+# FULL_BATCH_MAX, so a step's cost stays bounded as N grows.
+FULL_BATCH_MAX = 256
+BATCHES_PER_EPOCH = 16
+# max_iter="auto": enough epochs for AUTO_STEPS optimiser steps (benchmarks/README.md).
+AUTO_STEPS = 2000
+# Early stopping evaluates every epoch, but at most this many times over the budget.
+EVALUATIONS = 100
+
+
+def check_hidden(value: Any) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` as a tuple of positive ints."""
+    hidden = (value,) if isinstance(value, int | np.integer) else value
+    try:
+        hidden = tuple(int(h) if isinstance(h, np.integer) else h for h in hidden)
+    except TypeError:
+        hidden = None
+    if hidden is None or any(
+        isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden
+    ):
+        raise ValueError(
+            f"hidden_layer_sizes must be a positive integer or a sequence of positive "
+            f"integers, got {value!r}"
+        )
+    return hidden
+
+
+def _check_real(value: Any, name: str, *, low: float, low_open: bool, high: float = math.inf):
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and value < high
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        upper = f" and < {high}" if math.isfinite(high) else ""
+        raise ValueError(f"{name} must be a finite number {bound}{upper}, got {value!r}")
+    return float(value)
+
+
+def check_params(est) -> dict[str, Any]:
+    """Validate every constructor parameter of ``est``; return the resolved values."""
+    out: dict[str, Any] = {"hidden": check_hidden(est.hidden_layer_sizes)}
+    if est.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {est.activation!r}")
+    if est.derivatives not in DERIVATIVES:
+        raise ValueError(f"derivatives must be one of {DERIVATIVES}, got {est.derivatives!r}")
+    if isinstance(est.order, bool) or est.order not in (0, 1, 2):
+        raise ValueError(f"order must be 0, 1 or 2, got {est.order!r}")
+    if est.order == 2 and est.derivatives not in ("given", "auto"):
+        raise ValueError(
+            'order=2 needs derivatives="given" or "auto" with d2y (second derivatives are '
+            "not estimated)"
+        )
+    weights = est.weights
+    if not (isinstance(weights, str) and weights == "differential"):
+        # SobolevLoss validates the weights' values and length.
+        SobolevLoss(order=max(int(est.order), 1), weights=weights)
+    elif est.order == 2:
+        raise ValueError('weights="differential" is defined for order 1 only, got order=2')
+    out["alpha"] = _check_real(est.alpha, "alpha", low=0.0, low_open=False)
+    if not (isinstance(est.batch_size, str) and est.batch_size == "auto"):
+        check_positive_int(est.batch_size, "batch_size")
+    out["lr"] = _check_real(est.learning_rate_init, "learning_rate_init", low=0.0, low_open=True)
+    if not (isinstance(est.max_iter, str) and est.max_iter == "auto"):
+        check_positive_int(est.max_iter, "max_iter")
+    out["tol"] = _check_real(est.tol, "tol", low=0.0, low_open=False)
+    check_positive_int(est.n_iter_no_change, "n_iter_no_change")
+    if not isinstance(est.warm_start, bool | np.bool_):
+        raise ValueError(f"warm_start must be True or False, got {est.warm_start!r}")
+    es = est.early_stopping
+    if not (isinstance(es, bool | np.bool_) or (isinstance(es, str) and es == "auto")):
+        raise ValueError(f'early_stopping must be True, False or "auto", got {es!r}')
+    _check_real(est.validation_fraction, "validation_fraction", low=0.0, low_open=True, high=1.0)
+    if est.projections is not None:
+        check_positive_int(est.projections, "projections")
+    if est.side not in ("input", "output"):
+        raise ValueError(f'side must be "input" or "output", got {est.side!r}')
+    if est.n_neighbors is not None:
+        check_positive_int(est.n_neighbors, "n_neighbors")
+    if est.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {est.schedule!r}")
+    if est.dtype not in (AUTO_DTYPE, *DTYPES):
+        raise ValueError(f"dtype must be one of {(AUTO_DTYPE, *DTYPES)}, got {est.dtype!r}")
+    try:
+        out["device"] = torch.device(est.device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f'device must name a torch device such as "cpu", got {est.device!r}'
+        ) from None
+    return out
+
+
+def resolve_batch_size(batch_size: Any, n: int) -> int:
+    """The minibatch size for ``n`` training samples (``"auto"``: see module constants)."""
+    if isinstance(batch_size, str):
+        if n <= FULL_BATCH_MAX:
+            return n
+        return max(FULL_BATCH_MAX, math.ceil(n / BATCHES_PER_EPOCH))
+    return min(int(batch_size), n)
+
+
+def resolve_early_stopping(early_stopping: Any, n: int) -> bool:
+    """``"auto"``: hold out samples only when there are more than :data:`FULL_BATCH_MAX`."""
+    if isinstance(early_stopping, str):
+        return n > FULL_BATCH_MAX
+    return bool(early_stopping)
+
+
+def resolve_dtype(dtype: str, n_train: int, batch: int) -> torch.dtype:
+    """``"auto"``: float64 for full-batch training, where it costs about the same as
+    float32 (small batches are overhead-bound), float32 for minibatches."""
+    if dtype == AUTO_DTYPE:
+        return torch.float64 if batch >= n_train else torch.float32
+    return DTYPES[dtype]
+
+
+def resolve_epochs(max_iter: Any, steps_per_epoch: int) -> int:
+    """Epochs to train (``"auto"``: enough for :data:`AUTO_STEPS` steps)."""
+    if isinstance(max_iter, str):
+        return math.ceil(AUTO_STEPS / steps_per_epoch)
+    return int(max_iter)
+
+
+def weighted_standardizer(X: np.ndarray, Y: np.ndarray, w: np.ndarray | None) -> Standardizer:
+    """:class:`Standardizer` from (weighted) means and standard deviations of X and Y.
+
+    With integer weights this equals the plain standardisation of the repeated rows,
+    which scikit-learn's sample-weight equivalence check requires.
+    """
+    if w is None:
+        return Standardizer.fit(X, Y)
+    w = w / w.sum()
+    stats = []
+    for A in (X, Y):
+        mean = w @ A
+        scale = np.sqrt(w @ (A - mean) ** 2)
+        # As Standardizer.fit: a column constant up to rounding gets scale 1.
+        tiny = scale <= 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+        stats += [mean, np.where(tiny, 1.0, scale)]
+    return Standardizer(*stats)
+
+
+def differential_weights(dv: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """Huge & Savine's per-input scales ``lambda_j = 1 / rms(dv_j)`` and ``alpha``.
+
+    Parameters
+    ----------
+    dv : ndarray, shape (N, m, d)
+        Standardised derivative labels.
+    w : ndarray, shape (N,), optional
+        Sample weights for the mean square.
+
+    Returns
+    -------
+    lam : ndarray, shape (d,)
+        1 for an input whose derivative labels are all zero.
+    alpha : float
+        ``1 / (1 + d)``, the value term's share of the loss.
+    """
+    sq = (dv**2).sum(1)  # (N, d), summed over outputs
+    ms = sq.mean(0) if w is None else (w / w.sum()) @ sq
+    rms = np.sqrt(ms)
+    lam = np.where(rms > 0, 1.0 / np.where(rms > 0, rms, 1.0), 1.0)
+    return lam, 1.0 / (1.0 + dv.shape[2])
+
+
+class InputScale(nn.Module):
+    """Fixed per-input multiplication, in front of a network during training only.
+
+    Training the composition on inputs ``u / lambda`` with derivative labels
+    ``lambda * dv`` multiplies each input's derivative residual by ``lambda_j`` while the
+    network itself still sees ``u``; afterwards the network alone is the fitted model.
+    """
+
+    def __init__(self, scale: np.ndarray, dtype: torch.dtype, device: torch.device) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.as_tensor(scale, dtype=dtype, device=device))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale
