@@ -2,7 +2,10 @@
 
 Per game (columns): KL(teacher || student) and action-prediction error on held-out
 states, and the student's mean return when it plays (teacher's return dashed), against
-the fraction of recorded states used for training; mean ± s.e. over seeds.
+the fraction of recorded states used for training; mean ± s.e. over seeds. One colour
+per method; results with two student architectures draw the conv student solid and the
+MLP student dashed. Reads both the current result layout (rows with ``student``) and
+the earlier one (``full-v1/``: no ``student``, methods ``regular`` and ``sobolev``).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import matplotlib.pyplot as plt
 
 from sobolev_lab.paper_figs import _io, _style
 
+# The new-design full run is not shipped yet (see results/distillation/README.md); the
+# figure draws the earlier full run until it is.
 REQUIRES = {
-    "full": ("distillation/full/result.json",),
+    "full": ("distillation/full-v1/result.json",),
     "quick": ("distillation/quick/result.json",),
 }
 PANELS = (
@@ -22,6 +27,7 @@ PANELS = (
     ("test_action_error", "action-prediction error", True),
     ("mean_return", "mean episode return", False),
 )
+LINESTYLES = {"conv": "-", "mlp": "--"}
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
@@ -29,6 +35,7 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
     rows = _io.payload(paths[0])["rows"]
     games = list(dict.fromkeys(r["game"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
+    students = list(dict.fromkeys(r.get("student") for r in rows))
     fig, axes = plt.subplots(
         len(PANELS), len(games), figsize=(3.3 * len(games), 7.2), squeeze=False, sharex=True
     )
@@ -36,24 +43,36 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
         for row, (key, name, log) in enumerate(PANELS):
             ax = axes[row, col]
             for k, method in enumerate(methods):
-                cells = sorted(
-                    (r for r in rows if r["game"] == game and r["method"] == method),
-                    key=lambda r: r["fraction"],
-                )
-                frac = [100 * r["fraction"] for r in cells]
-                ax.errorbar(
-                    frac,
-                    [r[key] for r in cells],
-                    yerr=[r.get(f"{key}_sem") or 0.0 for r in cells],
-                    marker="o",
-                    markersize=3.5,
-                    capsize=2,
-                    color=_style.color(method, k),
-                    label=_style.label(method),
-                )
+                for student in students:
+                    cells = sorted(
+                        (
+                            r
+                            for r in rows
+                            if r["game"] == game
+                            and r["method"] == method
+                            and r.get("student") == student
+                        ),
+                        key=lambda r: r["fraction"],
+                    )
+                    if not cells:
+                        continue
+                    label = _style.label(method)
+                    if student is not None and len(students) > 1:
+                        label = f"{label} ({student})"
+                    ax.errorbar(
+                        [100 * r["fraction"] for r in cells],
+                        [r[key] for r in cells],
+                        yerr=[r.get(f"{key}_sem") or 0.0 for r in cells],
+                        marker="o",
+                        markersize=3.5,
+                        capsize=2,
+                        color=_style.color(method, k),
+                        linestyle=LINESTYLES.get(student, "-"),
+                        label=label,
+                    )
             if key == "mean_return":
                 teacher = next(r["teacher_return"] for r in rows if r["game"] == game)
-                ax.axhline(teacher, color="0.3", linestyle="--", linewidth=1, label="teacher")
+                ax.axhline(teacher, color="0.3", linestyle=":", linewidth=1, label="teacher")
             ax.set_xscale("log")
             if log:
                 ax.set_yscale("log")
@@ -64,6 +83,6 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
         axes[-1, col].set_xlabel("states used for training [%]")
     handles, labels = axes[-1, 0].get_legend_handles_labels()
     fig.suptitle("Policy distillation on MinAtar (held-out states; mean ± s.e. over seeds)")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False)
     return _style.save(fig, out, "distillation")
