@@ -242,3 +242,21 @@ def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
         shown = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {shown}, got {value!r}")
     return value
+
+
+def check_member_weight_decay(value: Any, e: int, *, like: torch.Tensor) -> torch.Tensor | None:
+    """``weight_decay`` as a tensor (E,), or None when it is zero for every member."""
+    if isinstance(value, bool) or (isinstance(value, np.ndarray) and value.dtype == bool):
+        raise ValueError(f"weight_decay must be a float or E floats, got {value!r}")
+    try:
+        wd = torch.as_tensor(np.asarray(value, dtype=np.float64), dtype=like.dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"weight_decay must be a float or E floats, got {value!r}") from None
+    if wd.ndim == 0:
+        wd = wd.expand(e)
+    if wd.shape != (e,) or not bool(torch.isfinite(wd).all()) or bool((wd < 0).any()):
+        raise ValueError(
+            f"weight_decay must be a non-negative float or {e} of them (one per member), "
+            f"got {value!r}"
+        )
+    return None if not bool((wd > 0).any()) else wd.to(like.device)

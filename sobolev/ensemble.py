@@ -1,10 +1,8 @@
 """Vectorised training of an ensemble of identical-architecture MLPs.
 
-Many tiny trainings (one per seed, per method, per data set) are dominated by Python
-and kernel-launch overhead when run one at a time. :class:`MLPEnsemble` stacks the
-weights of ``E`` independent MLPs as tensors of shape (E, in, out) and evaluates all
-members with batched matrix products (``torch.baddbmm``/``torch.bmm``); each member
-sees its own inputs (E, N, d).
+Tiny trainings run one at a time are dominated by Python and kernel-launch overhead.
+:class:`MLPEnsemble` stacks ``E`` independent MLPs as tensors (E, in, out) and evaluates
+them with batched matmuls (``torch.baddbmm``); each member sees its inputs (E, N, d).
 
 Input Jacobians are formed by an explicit reverse pass through the layers,
 
@@ -19,10 +17,9 @@ constant mask, as in autograd's double backward). Members share no parameters, s
 the gradient of the summed loss with respect to member ``e`` is member ``e``'s own
 gradient, and Adam (elementwise) on the stacked tensors is Adam on each member.
 
-:func:`fit_ensemble` reproduces :func:`sobolev.fit` with
-``SobolevLoss(order<=1, weights=(w0, w1))`` for every member at once: with the same
-initial weights (:meth:`MLPEnsemble.from_seeds` builds them with :class:`sobolev.MLP`),
-the same data and the same seed, the numbers agree to rounding.
+:func:`fit_ensemble` reproduces :func:`sobolev.fit` with ``SobolevLoss(order<=1,
+weights=(w0, w1))`` for every member at once (same initial weights from
+:meth:`MLPEnsemble.from_seeds`, data and seed: the numbers agree to rounding).
 """
 
 from __future__ import annotations
@@ -49,6 +46,7 @@ from sobolev._validation import (
     check_member_data,
     check_member_layers,
     check_member_validation,
+    check_member_weight_decay,
     check_member_weights,
     check_positive_int,
 )
@@ -271,6 +269,7 @@ def fit_ensemble(
     eval_every: int = 1,
     patience: int | None = None,
     tol: float = 0.0,
+    weight_decay: Any = 0.0,
 ) -> dict[str, np.ndarray]:
     """Train every member of ``ensemble`` on its own data with Adam, all at once.
 
@@ -343,6 +342,7 @@ def fit_ensemble(
         validation, val_metric, eval_every, patience, tol
     )
     w0, w1 = w[:, 0], w[:, 1]
+    wd = check_member_weight_decay(weight_decay, e, like=ref)
     early = None
     if validation is not None:
         need = sobolev and val_metric == "loss"
@@ -359,7 +359,8 @@ def fit_ensemble(
             patience=patience, tol=tol, member_axis=True,
         )  # fmt: skip
 
-    opt = torch.optim.Adam(list(ensemble.parameters()), lr=lr, fused=True)
+    params = list(ensemble.parameters())
+    opt = torch.optim.Adam(params, lr=lr, fused=True)
     hist = {k: torch.zeros(steps, e, dtype=ref.dtype) for k in ("total", "order0", "order1")}
     lrs = np.zeros(steps)
     batches = minibatches(n, batch_size, torch.Generator().manual_seed(seed))
@@ -375,6 +376,8 @@ def fit_ensemble(
             hist["order1"][step] = l1.detach()
         hist["order0"][step] = l0.detach()
         hist["total"][step] = total.detach()
+        if wd is not None:  # Adam's coupled L2 decay per member: grad of wd/2 |theta_e|^2
+            total = total + 0.5 * wd * sum(p.pow(2).flatten(1).sum(1) for p in params)
         return total.sum()
 
     def after_step(step: int, step_lr: float) -> str | None:

@@ -140,3 +140,25 @@ def test_without_validation_the_history_keys_are_unchanged():
     model = sb.MLP(2, 1, (4,), "tanh", seed=0, dtype=F64)
     h = sb.fit(model, x[0], sb.Target.from_arrays(y[0], dy[0]), steps=7, progress=False)
     assert set(h) == {"total", "order0", "order1", "lr"} and len(h["total"]) == 7
+
+
+def test_per_member_weight_decay_equals_sequential_fit_with_adam_weight_decay():
+    seeds, orders, decays = [0, 1, 2], [1, 0, 1], [0.0, 1e-2, 1e-1]
+    x, y, dy = _data(3, 12, 2, seed=4, m=1)
+    ens = MLPEnsemble.from_seeds(2, 1, (16, 12), "tanh", seeds, dtype=F64)
+    weights = torch.tensor([[1.0, float(o)] for o in orders], dtype=F64)
+    kw = {"steps": 40, "lr": 1e-2}
+    fit_ensemble(ens, x, y, dy, weights=weights, weight_decay=decays, progress=False, **kw)
+    for e, (s, order, wd) in enumerate(zip(seeds, orders, decays, strict=True)):
+        ((model, _),) = _sequential(
+            [s], x[e : e + 1], y[e : e + 1], dy[e : e + 1], [order], "tanh", weight_decay=wd, **kw
+        )
+        for p, q in zip(ens.to_models()[e].parameters(), model.parameters(), strict=True):
+            torch.testing.assert_close(p, q, rtol=1e-8, atol=1e-10)
+    plain = MLPEnsemble.from_seeds(2, 1, (16, 12), "tanh", seeds, dtype=F64)
+    fit_ensemble(plain, x, y, dy, weights=weights, progress=False, **kw)
+    assert not torch.allclose(plain.layers[0][2], ens.layers[0][2])  # the decay acted
+    with pytest.raises(ValueError, match="weight_decay must be a non-negative float or 3"):
+        fit_ensemble(plain, x, y, dy, weights=weights, weight_decay=[0.1, -1, 0], steps=1)
+    with pytest.raises(ValueError, match="weight_decay"):
+        fit_ensemble(plain, x, y, dy, weights=weights, weight_decay=True, steps=1)
