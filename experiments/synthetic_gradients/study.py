@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from sobolev_lab.experiments.synthetic_gradients.config import SGConfig
-from sobolev_lab.protocol.convergence import CRITERION, converged, convergence_record
+from sobolev_lab.experiments.synthetic_gradients.train import judge_convergence
+from sobolev_lab.protocol.convergence import CRITERION, convergence_record
 from sobolev_lab.protocol.selection import select_scores
 from sobolev_lab.stats import mean_sem, paired_verdicts
 from sobolev_lab.tables import csv_text, fmt, markdown_table, pm, verdict_table
@@ -119,9 +120,7 @@ def select(trials: dict[int, dict[int, tuple]]) -> tuple[int, dict[str, Any]]:
 
 
 def _converged(p: dict, steps: int) -> bool:
-    """The protocol's rule on the run's validation-error curve (a diverged run: False)."""
-    c = p["curves"]
-    return converged([1.0 - a for a in c["val_acc"]], c["step"], budget=steps)
+    return judge_convergence(p["curves"], steps)
 
 
 def _final(p: dict, key: str) -> float | None:

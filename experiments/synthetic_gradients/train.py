@@ -78,8 +78,9 @@ from sobolev_lab.experiments.synthetic_gradients.modules import (
     critic_loss,
     critic_value_and_gradient,
 )
+from sobolev_lab.protocol.convergence import converged
 
-__all__ = ["Trainer", "converged", "run_cell"]
+__all__ = ["Trainer", "judge_convergence", "run_cell"]
 
 
 def _finite_or_none(v: float) -> float | None:
@@ -315,25 +316,16 @@ class Trainer:
         return out
 
 
-def converged(steps: list[int], val_err: list[float], budget: int, tol: float = 0.01) -> bool:
-    """The convergence rule: the best held-out error improved by less than ``tol``
-    (relative) over the last quarter of the budget.
+def judge_convergence(curves: dict[str, list], budget: int) -> bool:
+    """The protocol's rule on a run's validation-error curve.
 
-    Parameters
-    ----------
-    steps, val_err : list
-        Evaluation steps and held-out errors there (same length, at least one point).
-    budget : int
-        The training budget in steps.
+    A run evaluated too sparsely to have a point before the last quarter of its budget
+    cannot show a plateau and counts as not converged.
     """
-    if not steps or len(steps) != len(val_err):
-        raise ValueError("steps and val_err must be non-empty and of the same length")
-    errs = np.asarray(val_err, dtype=float)
-    early = errs[np.asarray(steps) <= 0.75 * budget]
-    if not early.size:
+    steps = curves["step"]
+    if not steps or steps[0] > 0.75 * budget:
         return False
-    before, after = early.min(), errs.min()
-    return bool(before <= 0 or (before - after) / before < tol)
+    return converged([1 - a for a in curves["val_acc"]], steps, budget=budget)
 
 
 def _split(cfg: dict[str, Any]):
@@ -431,9 +423,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         "best_step": curves["step"][best] if ok else None,
         "final_val_acc": curves["val_acc"][-1] if ok else None,
         "final_test_acc": curves["test_acc"][-1] if ok else None,
-        "converged": converged(curves["step"], [1 - a for a in curves["val_acc"]], steps)
-        if ok
-        else False,
+        "converged": judge_convergence(curves, steps) if ok else False,
         "curves": curves,
         "seconds": seconds,
         "seconds_per_step": seconds / max(step, 1),
