@@ -32,13 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sobolev_lab.experiments.regression.study import (
-    _backward,
-    _data,
-    _forward,
-    _metrics,
-    _standardizers,
-)
+from sobolev_lab.experiments.regression.study import _backward, _metrics, prepare
 
 __all__ = ["candidates", "run_cell"]
 
@@ -220,18 +214,10 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     try:
         f = get(cell["function"], cell["dim"])
         dtype = getattr(torch, cell["dtype"])
-        seeds, n = list(cell["seeds"]), cell["n_train"]
-        raw = [_data(f, s, n, cell["n_test"]) for s in seeds]
-        stack = {k: np.stack([dd[k] for dd in raw]) for k in raw[0]}
-        scs = _standardizers(f, stack["y"], cell["normalise"])
-        u, v, dv = _forward(scs, stack["x"], stack["y"], stack["g"])
-        (ut,) = _forward(scs, stack["xt"])[:1]
-        away = None
+        seeds = list(cell["seeds"])
+        stack, scs, u, v, dv, ut, away, margin = prepare(f, cell)
         out: dict[str, Any] = {"methods": {}}
-        if not f.smooth:
-            lower, upper = (np.asarray(b, dtype=np.float64) for b in f.domain)
-            margin = cell["kink_margin"] * float(np.linalg.norm(upper - lower))
-            away = np.stack([f.distance_to_kink(xt) >= margin for xt in stack["xt"]])
+        if away is not None:
             out["kink"] = {
                 "margin": margin,
                 "fraction_excluded_from_away_metrics": float(1 - away.mean()),

@@ -42,7 +42,7 @@ import torch
 
 from sobolev.standardize import Standardizer
 
-__all__ = ["run_cell"]
+__all__ = ["prepare", "run_cell"]
 
 
 def _data(f, seed: int, n_train: int, n_test: int) -> dict[str, np.ndarray]:
@@ -97,6 +97,30 @@ def _metrics(yp, gp, yt, gt, away: np.ndarray | None) -> dict[str, list[float]]:
     return out
 
 
+def prepare(f, cell: dict[str, Any]) -> tuple:
+    """The data of every seed of ``cell``, stacked and standardised.
+
+    Returns
+    -------
+    tuple
+        ``stack`` (raw ``x, y, g, xt, yt, gt`` stacked over seeds), the per-seed
+        standardizers, standardised ``u`` (S, n, d), ``v`` (S, n), ``dv`` (S, n, d) and
+        test inputs ``ut`` (S, n_test, d), the ``away`` mask (S, n_test) of test points
+        far from kinks (None for smooth functions) and its ``margin`` (None likewise).
+    """
+    data = [_data(f, s, cell["n_train"], cell["n_test"]) for s in cell["seeds"]]
+    stack = {k: np.stack([dd[k] for dd in data]) for k in data[0]}
+    scs = _standardizers(f, stack["y"], cell["normalise"])
+    u, v, dv = _forward(scs, stack["x"], stack["y"], stack["g"])
+    (ut,) = _forward(scs, stack["xt"])[:1]
+    away = margin = None
+    if not f.smooth:
+        lower, upper = (np.asarray(b, dtype=np.float64) for b in f.domain)
+        margin = cell["kink_margin"] * float(np.linalg.norm(upper - lower))
+        away = np.stack([f.distance_to_kink(xt) >= margin for xt in stack["xt"]])
+    return stack, scs, u, v, dv, ut, away, margin
+
+
 def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate every seed and method of one cell (a top-level sweep function).
 
@@ -115,17 +139,8 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     try:
         f = get(cell["function"], cell["dim"])
         dtype = getattr(torch, cell["dtype"])
-        seeds, n = cell["seeds"], cell["n_train"]
-        data = [_data(f, s, n, cell["n_test"]) for s in seeds]
-        stack = {k: np.stack([dd[k] for dd in data]) for k in data[0]}
-        scs = _standardizers(f, stack["y"], cell["normalise"])
-        u, v, dv = _forward(scs, stack["x"], stack["y"], stack["g"])
-        (ut,) = _forward(scs, stack["xt"])[:1]
-        away = None
-        if not f.smooth:
-            lower, upper = (np.asarray(b, dtype=np.float64) for b in f.domain)
-            margin = cell["kink_margin"] * float(np.linalg.norm(upper - lower))
-            away = np.stack([f.distance_to_kink(xt) >= margin for xt in stack["xt"]])
+        seeds = cell["seeds"]
+        stack, scs, u, v, dv, ut, away, margin = prepare(f, cell)
         groups: list[tuple[str, np.ndarray | None]] = []
         for m in cell["methods"]:
             if m == "regular":
