@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -187,8 +188,9 @@ def _curves(ok: list[dict]) -> dict[str, Any]:
             dtype=float,
         )  # (seeds, points, modules or cuts)
         if arr.size:
-            with np.errstate(all="ignore"):
-                mean = np.nanmean(arr, 0) if np.isfinite(arr).any() else arr[0]
+            with warnings.catch_warnings():  # a module with no finite value: NaN, kept
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(arr, 0)
             out[key] = [[None if math.isnan(v) else v for v in row] for row in mean.tolist()]
     return out
 
