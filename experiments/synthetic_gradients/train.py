@@ -164,7 +164,9 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
     def _onehot(self, y: torch.Tensor) -> torch.Tensor:
-        return F.one_hot(y, self.n_classes).float()
+        # F.one_hot checks the label range on the host (a device sync on CUDA).
+        out = torch.zeros(len(y), self.n_classes, device=y.device)
+        return out.scatter_(1, y[:, None], 1.0)
 
     def _true_gradients(self, x, y) -> tuple[list[torch.Tensor], torch.Tensor, list]:
         """Activations at the cuts, per-sample losses and true per-sample dl_i/dh at each cut."""

@@ -288,9 +288,27 @@ def test_cifar_cnn_path_on_cpu(tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_smoke():
-    for method in ("backprop", "dni", "sobolev_critic"):
-        out = run_cell({**TINY, "method": method, "normalise": True, "device": "cuda:0"})
+    for method in ("backprop", "dni", "value_critic", "gradient_critic", "sobolev_critic"):
+        cell = {**TINY, "method": method, "normalise": True, "device": "cuda:0"}
+        out = run_cell(cell)
         assert out["status"] == "ok"
+        # The inner step never synchronises with the host: CUDA raises on any sync.
+        tr = Trainer(cell, (10,), 4)
+        x, y = torch.randn(32, 10, device="cuda:0"), (torch.arange(32) % 4).to("cuda:0")
+        tr.step(x, y)  # first call: lazy initialisation may sync
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(3):
+                tr.step(x, y)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+
+def test_onehot_matches_torch():
+    tr = Trainer({**TINY, "method": "dni"}, (10,), 4)
+    y = torch.tensor([3, 0, 2, 2, 1])
+    torch.testing.assert_close(tr._onehot(y), F.one_hot(y, 4).float(), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(
