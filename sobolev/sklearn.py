@@ -19,9 +19,12 @@ Derivative data comes in four ways (``derivatives=``):
 Inputs, targets and derivatives are standardised inside by one
 :class:`sobolev.standardize.Standardizer` (weighted by ``sample_weight``), so the
 chain rule keeps them consistent; predictions and predicted gradients are mapped back
-to the original units. The defaults (softplus, 2 x 64, about 2000 Adam steps with
-cosine decay, full batches up to 256 samples, Huge & Savine's minibatches beyond) were
-chosen by ``benchmarks/bench_sklearn.py``; the evidence is in ``benchmarks/README.md``.
+to the original units. The defaults (softplus 2 x 64; about 2000 Adam steps from
+lr 1e-2 with cosine decay; up to 256 samples full batches in float64 and no held-out
+data; beyond, float32 minibatches of ``max(256, N / 16)`` and early stopping on a
+held-out tenth with a patience of 20 evaluations; Huge & Savine's per-input derivative
+weights) were chosen by ``benchmarks/bench_sklearn.py``; the evidence is in
+``benchmarks/README.md``.
 
 Example
 -------
@@ -99,7 +102,7 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
     tol : float, default=1e-4
         With early stopping: the relative improvement of the held-out error that
         counts as progress.
-    n_iter_no_change : int, default=5
+    n_iter_no_change : int, default=20
         With early stopping: evaluations without progress before training stops (the
         best evaluation's weights are restored). Evaluations happen every epoch, or
         every few epochs so that there are at most 100 over the budget. Without early
@@ -204,7 +207,7 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         max_iter: int | Literal["auto"] = "auto",
         schedule: Literal["cosine", "constant"] = "cosine",
         tol: float = 1e-4,
-        n_iter_no_change: int = 5,
+        n_iter_no_change: int = 20,
         early_stopping: bool | Literal["auto"] = "auto",
         validation_fraction: float = 0.1,
         random_state: int | np.random.RandomState | None = None,
