@@ -1,6 +1,7 @@
 """Figure 4: sample complexity: test error vs number of training points.
 
-Per input dimension (columns), the relative L^2 and W^{1,2} errors on the whole domain
+Per target function and metric (rows) and input dimension (columns), the relative
+L^2 and W^{1,2} errors on the whole domain
 (geometric mean over seeds, band: min to max) against the number of training points
 for each training order, with the fitted power law ``error ~ C n^-a`` (dashed, over
 its fitted range) and its exponent in the legend.
@@ -29,18 +30,26 @@ LABELS = {
 def draw(paths: list[Path], out: Path) -> list[Path]:
     """Draw ``sample_complexity.png``/``.pdf`` from the sample-complexity result file."""
     curves = _io.payload(paths[0])["curves"]
-    function = sorted({c["function"] for c in curves})[0]
-    curves = [c for c in curves if c["function"] == function]
+    functions = sorted({c["function"] for c in curves}, key=lambda f: f != "styblinski_tang")
     dims = sorted({c["dim"] for c in curves})
     methods = list(dict.fromkeys(c["method"] for c in curves))
+    rows = [(f, m) for f in functions for m in METRICS]
     fig, axes = plt.subplots(
-        len(METRICS), len(dims), figsize=(3.1 * len(dims), 5.6), squeeze=False, sharex=True
-    )
+        len(rows), len(dims), figsize=(3.1 * len(dims), 2.8 * len(rows)), squeeze=False,
+        sharex=True,
+    )  # fmt: skip
     for col, dim in enumerate(dims):
-        for row, (metric, name) in enumerate(METRICS):
+        for row, (function, (metric, name)) in enumerate(rows):
             ax = axes[row, col]
             for k, method in enumerate(methods):
-                c = next((c for c in curves if c["dim"] == dim and c["method"] == method), None)
+                c = next(
+                    (
+                        c
+                        for c in curves
+                        if c["function"] == function and c["dim"] == dim and c["method"] == method
+                    ),
+                    None,
+                )
                 if c is None or not c["n"]:
                     continue
                 n, err = _io.array(c["n"]), _io.array(c["errors"][metric])  # (seeds, K)
@@ -65,13 +74,13 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
             ax.set_yscale("log")
             ax.legend(fontsize=6, frameon=False, loc="lower left")
             if col == 0:
-                ax.set_ylabel(f"relative {name} error")
+                ax.set_ylabel(f"{function.replace('_', ' ')}\nrelative {name} error")
             if row == 0:
                 ax.set_title(f"d = {dim}")
         axes[-1, col].set_xlabel("training points n")
     fig.suptitle(
-        f"Sample complexity, {function.replace('_', ' ')} (tanh MLP; geometric mean over "
-        "seeds, band: min-max; dashed: fitted C n^-a)"
+        "Sample complexity (converged float64 tanh MLP; geometric mean over seeds, "
+        "band: min-max; dashed: fitted C n^-a)"
     )
     fig.tight_layout()
     return _style.save(fig, out, "sample_complexity")

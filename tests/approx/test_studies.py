@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sobolev_lab import runner
 from sobolev_lab.approx import sample_complexity, theorems, universal
 from sobolev_lab.cli import main
+from sobolev_lab.protocol import CRITERION
 from sobolev_lab.results import read_result
 from sobolev_lab.sweep import run_sweep
 
@@ -36,29 +38,47 @@ def test_universal_schema(universal_run):
     payload = read_result(out / "universal" / "quick" / "result.json")["payload"]
     assert payload["timing"]["cells_computed"] == 6 and len(payload["cells"]) == 6
     curves = payload["curves"]
+    trained = ("regular", "sobolev", "sobolev_balanced")
     assert {(c["activation"], c["method"]) for c in curves} == {
-        (a, m) for a in ("relu", "tanh") for m in ("regular", "sobolev", "sobolev_balanced")
+        *((a, m) for a in ("relu", "tanh") for m in trained),
+        ("relu", "warm_start"),  # 1-D ReLU also trains from the construction
     }
     for c in curves:
-        assert c["widths"] == [4, 16] and c["seeds"] == [0]
+        assert c["widths"] == [4, 16] and c["seeds"] == [0, 1]
         for m in ("l2", "w12", "w1inf"):
-            assert len(c["errors"][m]) == 1 and len(c["errors"][m][0]) == 2
-            assert all(math.isfinite(v) and v > 0 for v in c["errors_abs"][m][0])
+            assert np.shape(c["errors"][m]) == (2, 2)
+            assert all(math.isfinite(v) and v > 0 for row in c["errors_abs"][m] for v in row)
+        assert np.all(np.isfinite(c["train_loss"])) and np.all(np.asarray(c["grad_norm"]) >= 0)
     (ref,) = payload["reference"]
     assert ref["widths"] == [4, 16]
     # The interpolant's L2 error falls like width^-2: 16x smaller from 4 to 16 units.
     assert ref["errors"]["l2"][0] / ref["errors"]["l2"][1] == pytest.approx(14.3, rel=0.1)
-    assert len(payload["summary"]) == 6 * 3
+    assert len(payload["summary"]) == 7 * 3
     header = (outcome.folder / "result.csv").read_text().splitlines()[0].split(",")
-    assert {"function", "width", "method", "l2", "w12_rel", "w1inf"} <= set(header)
-    # 2 activations x 2 widths x 2 Sobolev methods x 3 metrics, one seed: all ties.
-    assert len(payload["verdicts"]) == 24
-    assert {v["verdict"] for v in payload["verdicts"]} == {"tie"}
-    assert payload["convergence"] == {
-        "trainings": 12,
-        "converged": None,
-        "criterion": "not assessed (issue #15 adds it)",
-    }
+    assert {"width", "method", "l2", "w12_rel", "train_loss", "grad_norm", "converged"} <= set(
+        header
+    )
+    # relu: 3 methods against regular, tanh: 2; 2 widths, 3 metrics.
+    assert len(payload["verdicts"]) == (3 + 2) * 2 * 3
+    conv = payload["convergence"]
+    # relu: 2 seeds x (3 methods + warm start), tanh: 2 x 3; two widths.
+    assert conv["trainings"] == 28 and 0 <= conv["converged"] <= 28
+    assert conv["criterion"].startswith(CRITERION)
+    flags = [r["converged"] for r in payload["rows"] if r["kind"] == "train"]
+    assert conv["converged"] == sum(flags)
+
+
+def test_warm_start_starts_at_the_construction():
+    from sobolev_lab.approx.common import ScaledNetwork, scaling_of, target_function
+    from sobolev_lab.approx.universal_train import construction_members
+    from sobolev_lab.theory.constructions.relu_universal import relu_interpolant_1d
+
+    f = target_function("styblinski_tang", 1)
+    ref = relu_interpolant_1d(lambda t: f.value(t[:, None]), -5.0, 5.0, 17)
+    (net,) = construction_members("styblinski_tang", 16, 1).to_models()
+    x = torch.linspace(-5, 5, 401, dtype=torch.float64)[:, None]
+    got = ScaledNetwork(net, scaling_of("styblinski_tang", 1))(x)
+    assert torch.allclose(got, ref(x)[:, 0], rtol=0, atol=1e-10)
 
 
 def test_universal_rerun_skips_every_cell(universal_run):
@@ -71,34 +91,42 @@ def test_universal_rerun_skips_every_cell(universal_run):
 
 def test_samples_schema(samples_run):
     _, payload = samples_run
-    curves = {(c["dim"], c["method"]): c for c in payload["curves"]}
-    methods = ("order0", "order1", "order1_unit", "order2")
-    assert set(curves) == {(d, m) for d in (1, 2) for m in methods}
-    assert curves[(1, "order0")]["n"] == [4, 16, 64]
-    assert curves[(1, "order2")]["n"] == [4, 16]  # n_order2_max = 16
-    assert curves[(2, "order1_unit")]["order"] == 1
+    curves = {(c["function"], c["dim"], c["method"]): c for c in payload["curves"]}
+    methods = ("order0", "order1", "order1_unit")
+    groups = (("styblinski_tang", 1), ("styblinski_tang", 2), ("rosenbrock", 2))
+    assert set(curves) == {(f, d, m) for f, d in groups for m in methods}
+    assert curves[("rosenbrock", 2, "order0")]["n"] == [4, 16, 64]
+    assert curves[("styblinski_tang", 2, "order1_unit")]["order"] == 1
     for c in payload["curves"]:
         assert set(c["errors"]) == {"l2", "w12"}
         assert all(v > 0 for row in c["errors"]["w12"] for v in row)
     rows = payload["samples_to_target"]
-    assert {r["heuristic_ratio"] for r in rows if r["dim"] == 2} == {1, 3, 6}
+    assert {r["heuristic_ratio"] for r in rows if r["dim"] == 2} == {1, 3}
     # Quartics in 2-D: 15 coefficients; 15 points from values, 5 (+1, the
     # Alexander-Hirschowitz exception (2, 4, 5)) from values and gradients.
     assert {r["polynomial_ratio"] for r in rows if r["dim"] == 2 and r["order"] == 1} == {2.5}
+    for r in rows:
+        if r["ratio_seeds"] and r["ratio_seeds"]["ci"]:
+            lo, hi = r["ratio_seeds"]["ci"]
+            assert lo <= r["ratio_seeds"]["ratio"] <= hi
     json.dumps(payload)
-    assert payload["convergence"]["trainings"] == len(payload["rows"]) == 2 * 22
+    conv = payload["convergence"]
+    assert conv["trainings"] == len(payload["rows"]) == 9 * 6
+    assert conv["converged"] == sum(r["converged"] for r in payload["rows"])
+    assert all(math.isfinite(r["train_loss"]) for r in payload["rows"])
 
 
 def test_samples_verdicts_match_the_per_seed_errors(samples_run):
     _, payload = samples_run
-    # Per dim: order1 and order1_unit at 3 sizes, order2 at 2, in 2 metrics.
-    assert len(payload["verdicts"]) == 2 * (3 + 3 + 2) * 2
+    # Per (function, dim): order1 and order1_unit at 3 sizes in 2 metrics.
+    assert len(payload["verdicts"]) == 3 * 2 * 3 * 2
     rows = payload["rows"]
     for v in payload["verdicts"]:
         c = v["cell"]
 
         def errors(method, c=c, v=v):
-            sel = [r for r in rows if r["dim"] == c["dim"] and r["n"] == c["n"]]
+            key = (c["function"], c["dim"], c["n"])
+            sel = [r for r in rows if (r["function"], r["dim"], r["n"]) == key]
             sel = sorted((r for r in sel if r["method"] == method), key=lambda r: r["seed"])
             return np.array([r[v["metric"] + "_rel"] for r in sel])
 
@@ -152,10 +180,10 @@ def test_constraint_counting():
     assert sample_complexity.constraints_per_sample(8, 2) == 1 + 8 + 36
 
 
-def test_nan_cell_is_recorded_as_failed(tmp_path):
+def test_failing_cell_is_recorded_as_failed(tmp_path):
     cell = universal.cells(universal.STUDY.preset("quick"))[0]
-    cfg = dict(cell, lr=1e30, steps=5)
-    with pytest.raises(FloatingPointError):
+    cfg = dict(cell, activation="no_such_activation")
+    with pytest.raises(ValueError):
         universal.run_cell(cfg)
     res = run_sweep(universal.run_cell, [cfg], tmp_path, backend="sequential", progress=False)
     assert res.failed == 1 and res.payloads == [None]
@@ -165,13 +193,14 @@ def test_nan_cell_is_recorded_as_failed(tmp_path):
     ("study", "change", "match"),
     [
         (universal.STUDY, "activations=sigmoid", "activations"),
-        (universal.STUDY, 'targets=[["beale", 1, 8, [4], []]]', "beale"),
-        (universal.STUDY, "steps=0", "steps"),
-        (universal.STUDY, "schedule=linear", "schedule"),
+        (universal.STUDY, 'targets=[["beale", 1, [4]]]', "beale"),
+        (universal.STUDY, 'targets=[["styblinski_tang", 4, [4]]]', "dim"),
+        (universal.STUDY, "lbfgs_iters=0", "lbfgs_iters"),
+        (universal.STUDY, "methods=warm_start", "methods"),
         (sample_complexity.STUDY, "seeds=", "seeds"),
         (sample_complexity.STUDY, "hidden=32,0", "hidden"),
         (sample_complexity.STUDY, "n=8,4", "increasing"),
-        (sample_complexity.STUDY, "methods=order3", "methods"),
+        (sample_complexity.STUDY, "methods=order2", "methods"),
         (sample_complexity.STUDY, "targets_l2=-0.1", "targets_l2"),
     ],
 )
