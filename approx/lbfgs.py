@@ -41,6 +41,11 @@ class BatchedLBFGS:
         self.y: list[torch.Tensor] = []
         self.f, self.g = self._eval_grad()
         self.iterations = 0
+        #: Members still iterating: a member whose line search finds no decrease (at
+        #: float64 round-off, or with a zero gradient) stops for good.
+        self.active = torch.isfinite(self.f) & (self.g.abs().amax(1) > 0)
+        #: Iterations with a step, per member, shape (E,).
+        self.moves = torch.zeros(self.e, dtype=torch.long)
 
     def _flat(self) -> torch.Tensor:
         return torch.cat([p.detach().reshape(self.e, -1) for p in self.params], 1)
@@ -88,12 +93,14 @@ class BatchedLBFGS:
         return torch.where(bad[:, None], -self.g * gamma[:, None], d)
 
     def step(self, iterations: int) -> None:
-        """Run ``iterations`` L-BFGS iterations for every member."""
+        """Run up to ``iterations`` L-BFGS iterations for every active member."""
         for _ in range(iterations):
+            if not self.active.any():
+                return
             x, d = self._flat(), self._direction()
             slope = (d * self.g).sum(1)
             t = torch.ones(self.e, dtype=x.dtype)
-            done = torch.zeros(self.e, dtype=torch.bool)
+            done = ~self.active
             for _ in range(30):
                 self._set(x + t[:, None] * d)
                 with torch.no_grad():
@@ -103,7 +110,10 @@ class BatchedLBFGS:
                 if done.all():
                     break
                 t = torch.where(done, t, 0.5 * t)
-            t = torch.where(done, t, torch.zeros_like(t))
+            moved = done & self.active
+            self.active = moved
+            self.moves += moved.long()
+            t = torch.where(moved, t, torch.zeros_like(t))
             self._set(x + t[:, None] * d)
             f, g = self._eval_grad()
             s, y = t[:, None] * d, g - self.g

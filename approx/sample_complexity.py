@@ -163,6 +163,14 @@ STUDY = Study(
             "norm_quality": "low",
         },
         "full": {},
+        # The scale issue #15 asks for (not run here: about 30x the full preset's compute).
+        "large": {
+            "dims": [1, 2, 4, 8],
+            "n": [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
+            "seeds": [0, 1, 2, 3, 4],
+            "adam_steps": 500,
+            "lbfgs_iters": 2000,
+        },
     },
     cells=cells,
     run_cell=run_cell,

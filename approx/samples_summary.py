@@ -145,8 +145,8 @@ def summarise(
         ),
         "convergence": convergence_record(
             [bool(r["converged"]) for p in payloads if p is not None for r in p["members"]],
-            CRITERION + " (judged on the training objective: no labelled point beyond the n; "
-            "budget: Adam + L-BFGS iterations)",
+            CRITERION + " (held-out: the objective on 1024 fresh points, which monitor but "
+            "never select: the final network is kept; budget: Adam + L-BFGS iterations)",
         ),
     }
 

@@ -52,6 +52,7 @@ def train_members(
     lbfgs_iters: int,
     eval_every: int = 50,
     weight_decay: Sequence[float] | None = None,
+    restore_best: bool = True,
 ) -> list[dict[str, Any]]:
     """Train every member of a float64 ``ens`` in place and report on each.
 
@@ -71,6 +72,10 @@ def train_members(
         Held-out evaluation period, in iterations of either phase.
     weight_decay : sequence of E floats, optional
         L2 penalty on the weight matrices added to each member's objective.
+    restore_best : bool
+        Keep each member's best held-out state (early stopping). With False the
+        held-out points only monitor convergence and the final state is kept, so that
+        no labelled data beyond ``data`` shapes the network.
 
     Returns
     -------
@@ -129,10 +134,12 @@ def train_members(
                 break
             total.sum().backward()
             opt.step()
-        # Continue every member from its best state so far (Adam may have overshot).
+        # Continue every member from its best state so far (Adam may have overshot);
+        # without restore_best only a member that diverged is set back.
         with torch.no_grad():
+            final = _losses(ens, x, y, dy, w[:, 0], w[:, 1], decay)[0]
             for m in everyone:
-                if best[m][1] is not None:
+                if best[m][1] is not None and (restore_best or not torch.isfinite(final[m])):
                     for p, b in zip(ens.parameters(), best[m][1], strict=True):
                         p[m] = b
     opt = BatchedLBFGS(
@@ -145,11 +152,12 @@ def train_members(
         opt.step(chunk)
         step += chunk
     record(budget, ens, everyone)
-    ran = [opt.iterations] * e
-    with torch.no_grad():
-        for m in everyone:
-            for p, b in zip(ens.parameters(), best[m][1], strict=True):
-                p[m] = b
+    ran = opt.moves.tolist()
+    if restore_best:
+        with torch.no_grad():
+            for m in everyone:
+                for p, b in zip(ens.parameters(), best[m][1], strict=True):
+                    p[m] = b
     return _reports(ens, (x, y, dy), w, decay, curves, budget, ran)
 
 

@@ -158,6 +158,18 @@ STUDY = Study(
             "norm_quality": "low",
         },
         "full": {},
+        # The scale issue #15 asks for (not run here: about 20x the full preset's compute).
+        "large": {
+            "targets": [
+                ["styblinski_tang", 1, [4, 8, 16, 32, 64, 128, 256]],
+                ["styblinski_tang", 2, [8, 16, 32, 64, 128]],
+            ],
+            "activations_2d": list(ACTIVATIONS),
+            "seeds": [0, 1, 2, 3, 4],
+            "adam_steps": 500,
+            "lbfgs_iters": 3000,
+            "max_points": 4096,
+        },
     },
     cells=cells,
     run_cell=run_cell,
