@@ -50,6 +50,8 @@ def _rows(cells: Sequence[dict], payloads: Sequence[dict], order) -> list[dict[s
         # Stored payloads come back with sorted keys: rows follow the config's order.
         for method in (m for m in order if m in pay["methods"]):
             res = pay["methods"][method]
+            if "failed" in res:
+                continue
             row: dict[str, Any] = {
                 "function": label(cell),
                 "dim": cell["dim"] or 2,
@@ -78,7 +80,7 @@ def _comparisons(cells, payloads, pairs) -> list[dict[str, Any]]:
     for cell, pay in zip(cells, payloads, strict=True):
         res = pay["methods"]
         for baseline, method in pairs:
-            if baseline not in res or method not in res:
+            if any(m not in res or "failed" in res[m] for m in (baseline, method)):
                 continue
             for short, metric in SHORTS:
                 out.append(
@@ -132,6 +134,12 @@ def summarise(config, cells: list[dict], payloads: list[dict]) -> dict[str, Any]
         "verdicts": paired_verdicts(_comparisons(cells, payloads, vs_regular))
         + paired_verdicts(_comparisons(cells, payloads, vs_peers)),
         "best": _best(rows),
+        "failures": [
+            {"function": label(c), "n_train": c["n_train"], "method": m, "error": r["failed"]}
+            for c, p in zip(cells, payloads, strict=True)
+            for m, r in p["methods"].items()
+            if "failed" in r
+        ],
         "convergence": conv,
         "protocol": {
             "folds": config.folds,
@@ -147,6 +155,13 @@ def summarise(config, cells: list[dict], payloads: list[dict]) -> dict[str, Any]
 
 def _g(x: Any) -> str:
     return fmt(x, 3)
+
+
+def _failures(failures: list[dict[str, Any]]) -> str:
+    if not failures:
+        return ""
+    lines = [f"- {f['function']} n = {f['n_train']}, {f['method']}: {f['error']}" for f in failures]
+    return "## Failed peer fits (left out of every table)\n\n" + "\n".join(lines) + "\n\n"
 
 
 def render(config, summary: dict[str, Any]) -> dict[str, str]:
@@ -200,6 +215,7 @@ def render(config, summary: dict[str, Any]) -> dict[str, str]:
         f"\n## Best per cell\n\n{best}\n\n## Verdict counts\n\n{tally}\n"
         f"\n## Paired verdicts (Holm within each baseline family)\n\n"
         f"{verdict_table(summary['verdicts'])}\n"
+        f"{_failures(summary.get('failures', []))}"
         f"## Convergence\n\n{conv['converged']} of {conv['trainings']} trainings converged: "
         f"{conv['criterion']}.\n"
     )

@@ -143,3 +143,26 @@ def test_v1_presets_keep_their_cells():
         cfg = STUDY.preset(preset)
         assert cfg.protocol is False
         assert {c["version"] for c in cells(cfg)} == {1}
+
+
+def test_a_failed_peer_fit_is_listed_and_left_out_of_the_tables(tiny):
+    from sobolev_lab.experiments.regression.protocol_summary import render, summarise
+
+    cfg = STUDY.config.from_dict(read_result(tiny.folder / "result.json")["config"])
+    cells_ = [c["cell"] for c in tiny.payload["cells"]]
+    payloads = json.loads(json.dumps([c["result"] for c in tiny.payload["cells"]]))
+    payloads[0]["methods"]["GEKPLS"] = {"failed": "seed 1: ValueError: A has a NaN entry"}
+    summary = summarise(cfg, cells_, payloads)
+    assert summary["failures"] == [
+        {
+            "function": "booth",
+            "n_train": 12,
+            "method": "GEKPLS",
+            "error": "seed 1: ValueError: A has a NaN entry",
+        }
+    ]
+    booth = [r for r in summary["rows"] if r["function"] == "booth"]
+    assert "GEKPLS" not in {r["method"] for r in booth} and len(booth) == len(ALL) - 1
+    gek = [v for v in summary["verdicts"] if "GEKPLS" in (v["method"], v["baseline"])]
+    assert {v["cell"]["function"] for v in gek} == {"ackley"}
+    assert "A has a NaN entry" in render(cfg, summary)["result.md"]
