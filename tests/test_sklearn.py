@@ -21,7 +21,18 @@ SMALL = {"hidden_layer_sizes": (16,), "max_iter": 50, "random_state": 0}
 
 # The default estimator, with no arguments: derivatives="auto" trains on values when
 # fit(X, y) gets no dy. "estimate" adds the neighbour-estimated gradients path.
-@parametrize_with_checks([SobolevRegressor(), SobolevRegressor(derivatives="estimate", **SMALL)])
+def _expected_failures(estimator):
+    if estimator.derivatives == "estimate":
+        # A repeated row is an extra nearest neighbour of itself, so the estimated
+        # gradients differ from those of a weighted row; weights stay exact in the loss.
+        return {"check_sample_weight_equivalence_on_dense_data": "neighbour estimates"}
+    return {}
+
+
+@parametrize_with_checks(
+    [SobolevRegressor(), SobolevRegressor(derivatives="estimate", **SMALL)],
+    expected_failed_checks=_expected_failures,
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
