@@ -22,6 +22,7 @@ FIGURES = {
     "distillation": "sobolev_lab.paper_figs.distillation",
     "synthetic_gradients": "sobolev_lab.paper_figs.synthetic_gradients",
     "theory": "sobolev_lab.paper_figs.theory",
+    "differential_ml": "sobolev_lab.paper_figs.differential_ml",
 }
 
 DEFAULT_RESULTS = Path("results")

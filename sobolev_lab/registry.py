@@ -20,6 +20,7 @@ STUDIES: dict[str, str] = {
     "theorems": "sobolev_lab.approx.theorems:STUDY",
     "distillation": "sobolev_lab.experiments.distillation:STUDY",
     "synthetic_gradients": "sobolev_lab.experiments.synthetic_gradients:STUDY",
+    "differential_ml": "sobolev_lab.experiments.differential_ml:STUDY",
 }
 
 TOOLS: dict[str, str] = {
