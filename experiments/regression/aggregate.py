@@ -74,6 +74,16 @@ def label(cell: dict[str, Any]) -> str:
     return cell["function"] if cell["dim"] is None else f"{cell['function']}:{cell['dim']}"
 
 
+def row_key(cell: dict[str, Any], method: str) -> dict[str, Any]:
+    """The leading columns of a table row: function, dim, n_train, method."""
+    return {
+        "function": label(cell),
+        "dim": cell["dim"] or 2,
+        "n_train": cell["n_train"],
+        "method": method,
+    }
+
+
 def summary_rows(cells: Sequence[dict], payloads: Sequence[dict]) -> list[dict[str, Any]]:
     """One row per (function, size, steps, method): mean and s.e.m. over seeds.
 
@@ -233,12 +243,7 @@ def method_comparisons(
         for method, r in res.items():
             if method == "regular":
                 continue
-            entry: dict[str, Any] = {
-                "function": label(cell),
-                "dim": cell["dim"] or 2,
-                "n_train": cell["n_train"],
-                "method": method,
-            }
+            entry: dict[str, Any] = row_key(cell, method)
             for short, metric in SHORTS:
                 reg = np.asarray(res["regular"][metric], dtype=np.float64)
                 other = np.asarray(r[metric], dtype=np.float64)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sobolev_lab.experiments.regression.aggregate import SHORTS, label
+from sobolev_lab.experiments.regression.aggregate import SHORTS, label, row_key
 from sobolev_lab.stats import mean_sem, paired_verdicts
 from sobolev_lab.tables import csv_text, fmt, markdown_table, verdict_table
 
@@ -52,13 +52,7 @@ def _rows(cells: Sequence[dict], payloads: Sequence[dict], order) -> list[dict[s
             res = pay["methods"][method]
             if "failed" in res:
                 continue
-            row: dict[str, Any] = {
-                "function": label(cell),
-                "dim": cell["dim"] or 2,
-                "n_train": cell["n_train"],
-                "method": method,
-                "n_seeds": len(cell["seeds"]),
-            }
+            row: dict[str, Any] = {**row_key(cell, method), "n_seeds": len(cell["seeds"])}
             for key in (
                 "test_mse_values", "test_mse_gradients", "test_nmse_values",
                 "test_mse_values_away", "test_mse_gradients_away", "fit_seconds",
