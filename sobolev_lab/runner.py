@@ -40,6 +40,7 @@ from sobolev_lab.sweep import run_sweep
 
 __all__ = [
     "CellFailures",
+    "LegacyResult",
     "ResultConflict",
     "RunOutcome",
     "output_dir",
@@ -55,6 +56,10 @@ class CellFailures(RuntimeError):
 
 class ResultConflict(ValueError):
     """The output folder holds a result of a different config."""
+
+
+class LegacyResult(ValueError):
+    """A stored result whose config the study's current code no longer accepts."""
 
 
 @dataclass
@@ -266,7 +271,15 @@ def report(study: Study, folder: str | os.PathLike) -> RunOutcome:
         raise FileNotFoundError(f"no result at {path}; run `sobolev run {study.name}` first")
     doc = read_result(path)
     stored = doc["payload"]
-    config = study.config.from_dict(doc["config"])
+    try:
+        config = study.config.from_dict(doc["config"])
+    except (TypeError, ValueError) as exc:
+        commit = doc.get("environment", {}).get("git_commit")
+        raise LegacyResult(
+            f"{path} was made by an earlier version of the study (commit {commit}) whose "
+            f"config the current code does not accept ({exc}); it is kept as shipped, and "
+            "that commit rebuilds it"
+        ) from None
     cells = [c["cell"] for c in stored["cells"]]
     payloads = [c["result"] for c in stored["cells"]]
     summary = study.summarise(config, cells, payloads)

@@ -147,3 +147,23 @@ def test_command_line_run_report_list_and_errors(tmp_path, monkeypatch, capsys):
     assert "fail_size (int | none, default None)" in text and "paired seeds" in text
     assert main(["regression", "--preset", "paper"]) == 2
     assert "sobolev run regression" in capsys.readouterr().err
+
+
+def test_a_result_of_an_older_config_schema_is_left_as_shipped_by_report(
+    tmp_path, monkeypatch, capsys
+):
+    from sobolev_lab.cli import main
+    from sobolev_lab.results import write_result
+    from sobolev_lab.runner import LegacyResult
+
+    out = run(STUDY, "quick", out=tmp_path, progress=False)
+    legacy = tmp_path / "toy" / "old"
+    doc = read_result(out.folder / "result.json")
+    write_result(legacy / "result.json", doc["payload"], {**doc["config"], "retired": 1})
+    with pytest.raises(LegacyResult, match="earlier version of the study"):
+        report(STUDY, legacy)
+    monkeypatch.setitem(registry.STUDIES, "toy", "toy_study:STUDY")
+    assert main(["report", "toy", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "old: left as shipped" in text and "quick: wrote result.csv" in text
+    assert main(["report", "toy", "--name", "old", "--out", str(tmp_path)]) == 2
