@@ -12,7 +12,7 @@ from sobolev_lab.stats import paired_verdicts
 from sobolev_lab.tables import fmt, markdown_table, verdict_table
 
 __all__ = [
-    "convergence_unassessed",
+    "curve_arrays",
     "curve_verdicts",
     "fit_or_none",
     "geo_mean",
@@ -38,16 +38,25 @@ def geo_mean(rows: Sequence[Sequence[float]]) -> np.ndarray:
     return np.exp(np.mean(np.log(np.asarray(rows, dtype=np.float64)), axis=0))
 
 
-def convergence_unassessed(trainings: int) -> dict[str, Any]:
-    """The contract's ``convergence`` entry for cells that store only the final loss.
+def curve_arrays(
+    by_x: dict[Any, dict[int, dict[str, Any]]],
+    xs: Sequence[Any],
+    seeds: Sequence[int],
+    metrics: Sequence[str],
+    diagnostics: Sequence[str] = ("train_loss", "grad_norm", "converged"),
+) -> dict[str, Any]:
+    """A curve's (S x K) arrays from member rows ``by_x[x][seed]``.
 
-    The convergence rule needs the held-out loss history, which these cells do not keep.
+    Returns ``errors`` (relative, ``metric + "_rel"``) and ``errors_abs`` per metric,
+    and one (S x K) list per diagnostic key of the rows.
     """
-    return {
-        "trainings": int(trainings),
-        "converged": None,
-        "criterion": "not assessed (issue #15 adds it)",
-    }
+    out: dict[str, Any] = {"errors": {}, "errors_abs": {}}
+    for m in metrics:
+        out["errors"][m] = [[by_x[x][s][m + "_rel"] for x in xs] for s in seeds]
+        out["errors_abs"][m] = [[by_x[x][s][m] for x in xs] for s in seeds]
+    for k in diagnostics:
+        out[k] = [[by_x[x][s][k] for x in xs] for s in seeds]
+    return out
 
 
 def rates_markdown(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> str:

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from sobolev_lab.approx.report import (
+    curve_arrays,
     curve_verdicts,
     geo_mean,
     rates_markdown,
@@ -73,14 +74,11 @@ def summarise(
             "order": order,
             "n": ns,
             "seeds": seeds,
-            "errors": {},
-            "errors_abs": {},
+            **curve_arrays(by_n, ns, seeds, _METRICS),
             "fits": {},
         }
         for m in _METRICS:
-            rel = [[by_n[n][s][m + "_rel"] for n in ns] for s in seeds]
-            curve["errors"][m] = rel
-            curve["errors_abs"][m] = [[by_n[n][s][m] for n in ns] for s in seeds]
+            rel = curve["errors"][m]
             keep = [i for i, n in enumerate(ns) if n >= preset["fit_min_n"]]
             fit = None
             if seeds and len(keep) >= 2 and len(keep) * len(seeds) >= 3:

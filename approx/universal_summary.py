@@ -13,6 +13,7 @@ import numpy as np
 
 from sobolev_lab.approx.common import METRICS
 from sobolev_lab.approx.report import (
+    curve_arrays,
     curve_verdicts,
     fit_or_none,
     rates_markdown,
@@ -54,15 +55,11 @@ def summarise(
             "method": method,
             "widths": widths,
             "seeds": seeds,
-            "errors": {},
-            "errors_abs": {},
+            **curve_arrays(by_width, widths, seeds, METRICS, DIAGNOSTICS),
             "fits": {},
-            **{k: [[by_width[w][s][k] for w in widths] for s in seeds] for k in DIAGNOSTICS},
         }
         for m in METRICS:
-            rel = [[by_width[w][s][m + "_rel"] for w in widths] for s in seeds]
-            curve["errors"][m] = rel
-            curve["errors_abs"][m] = [[by_width[w][s][m] for w in widths] for s in seeds]
+            rel = curve["errors"][m]
             curve["fits"][m] = fit_or_none(widths, rel)
             mean = np.exp(np.mean(np.log(rel), axis=0)) if rel else []
             fit = curve["fits"][m]
