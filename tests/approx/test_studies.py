@@ -210,15 +210,17 @@ def test_bad_options_fail_before_training(study, change, match, tmp_path):
     assert not (tmp_path / study.name).exists()
 
 
-def test_full_presets_keep_the_shipped_cell_hashes():
+def test_shipped_partial_runs_hold_exactly_their_cells():
     from sobolev_lab.results import config_hash
 
     results = Path(__file__).resolve().parents[2] / "results"
     for study in (universal.STUDY, sample_complexity.STUDY):
-        shipped = {p.stem for p in (results / study.name / "full" / "cells").glob("*.json")}
+        folder = results / study.name / "full-partial"
+        shipped = {p.stem for p in (folder / "cells").glob("*.json")}
         if not shipped:
             pytest.skip("shipped cell files are not in this checkout")
-        assert {config_hash(c) for c in study.cells(study.preset("full"))} == shipped
+        payload = read_result(folder / "result.json")["payload"]
+        assert {config_hash(c["cell"]) for c in payload["cells"]} == shipped
 
 
 def test_theorems_figure_data(tmp_path):
