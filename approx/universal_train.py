@@ -123,8 +123,8 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         row.update(errors_of(ScaledNetwork(net, scaling), name, dim, metrics, quality))
         if m == "warm_start":
             # How far training moved from the construction: relative parameter change.
-            p0 = torch.cat([p.flatten() for p in start[i].parameters()])
-            p1 = torch.cat([p.flatten() for p in net.parameters()])
+            p0 = torch.cat([p.detach().flatten() for p in start[i].parameters()])
+            p1 = torch.cat([p.detach().flatten() for p in net.parameters()])
             row["param_shift"] = float((p1 - p0).norm() / p0.norm())
         rows.append(row)
     return {"members": rows, "train_seconds": train_seconds}
