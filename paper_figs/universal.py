@@ -22,6 +22,7 @@ REQUIRES = {
 METRICS = (("l2", "$L^2$"), ("w12", "$W^{1,2}$"), ("w1inf", "$W^{1,\\infty}$"))
 ACTIVATIONS = ("relu", "leaky_relu", "softplus", "tanh")
 LABELS = {"warm_start": "regular, started from the construction"}
+COLORS = {"warm_start": "black"}
 
 
 def _target(curves: list[dict]) -> tuple[str, int]:
@@ -70,7 +71,7 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
                     marker="o",
                     markersize=3,
                     capsize=2,
-                    color=_style.color(method, k),
+                    color=COLORS.get(method, _style.color(method, k)),
                     label=LABELS.get(method, _style.label(method)),
                 )
                 ax.annotate(
