@@ -277,7 +277,8 @@ def report(study: Study, folder: str | os.PathLike) -> RunOutcome:
         commit = doc.get("environment", {}).get("git_commit")
         raise LegacyResult(
             f"{path} was made by an earlier version of the study (commit {commit}) whose "
-            f"config the current code does not accept ({exc}); it is kept as shipped, and "
+            f"config the current code does not accept ({str(exc).split('; fields')[0]}); it is "
+            "kept as shipped, and "
             "that commit rebuilds it"
         ) from None
     cells = [c["cell"] for c in stored["cells"]]
