@@ -80,7 +80,7 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path):
     script = textwrap.dedent(
         f"""
         import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path.insert(0, {str(Path(__file__).parents[1])!r})
         from sobolev_lab.sweep import run_sweep
         from tests_support import square
         configs = [{{"i": i, "sleep": 0.3}} for i in range(12)]
