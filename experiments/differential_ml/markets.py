@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from sobolev._validation import check_nonnegative_int, check_positive_int
+from sobolev._validation import check_nonnegative_int, check_positive_float, check_positive_int
 
 __all__ = ["BachelierBasket", "BlackScholes"]
 
@@ -30,14 +30,6 @@ _SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 def _normal_pdf(z: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * z * z) / _SQRT_2PI
-
-
-def _check_positive_float(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a positive float, got {value!r}")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite float, got {value!r}")
-    return float(value)
 
 
 def _check_spots(x: np.ndarray, dim: int) -> np.ndarray:
@@ -87,10 +79,10 @@ class BachelierBasket:
     ) -> None:
         self.dim = check_positive_int(dim, "dim")
         self.seed = check_nonnegative_int(seed, "seed")
-        self.strike = _check_positive_float(strike, "strike")
-        self.maturity = _check_positive_float(maturity, "maturity")
-        self.basket_vol = _check_positive_float(basket_vol, "basket_vol")
-        self.spread = _check_positive_float(spread, "spread")
+        self.strike = check_positive_float(strike, "strike")
+        self.maturity = check_positive_float(maturity, "maturity")
+        self.basket_vol = check_positive_float(basket_vol, "basket_vol")
+        self.spread = check_positive_float(spread, "spread")
         rng = np.random.default_rng(self.seed)
         gram = rng.uniform(-1.0, 1.0, size=(self.dim, self.dim))
         cov = gram @ gram.T
@@ -219,10 +211,10 @@ class BlackScholes:
         spread: float = 1.5,
     ) -> None:
         self.seed = check_nonnegative_int(seed, "seed")
-        self.strike = _check_positive_float(strike, "strike")
-        self.maturity = _check_positive_float(maturity, "maturity")
-        self.vol = _check_positive_float(vol, "vol")
-        self.spread = _check_positive_float(spread, "spread")
+        self.strike = check_positive_float(strike, "strike")
+        self.maturity = check_positive_float(maturity, "maturity")
+        self.vol = check_positive_float(vol, "vol")
+        self.spread = check_positive_float(spread, "spread")
         self.weights = np.ones(1)
 
     def basket(self, x: np.ndarray) -> np.ndarray:

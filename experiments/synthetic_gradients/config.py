@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from sobolev._validation import check_nonnegative_int, check_positive_int
+from sobolev._validation import check_nonnegative_int, check_positive_float, check_positive_int
 from sobolev.models import ACTIVATIONS
 from sobolev_lab.config import StudyConfig, param
 
@@ -52,12 +52,6 @@ ALLOWED_MODULES = (1, 3)
 #: Architectures per dataset (cnn: 1-D convolutions on MNIST-1D, 2-D on CIFAR-10).
 ARCHS = {"digits": ("mlp",), "mnist": ("mlp",), "mnist1d": ("mlp", "cnn"), "cifar10": ("cnn",)}
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
-
-
-def _positive_float(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _one_of(value: Any, name: str, choices) -> None:
@@ -167,7 +161,7 @@ class SGConfig(StudyConfig):
             _one_of(a, "critic_activations", sorted(ACTIVATIONS))
         for key in ("lr_grid", "module_lr_grid"):
             object.__setattr__(
-                self, key, tuple(_positive_float(v, key) for v in getattr(self, key))
+                self, key, tuple(check_positive_float(v, key) for v in getattr(self, key))
             )
         if not isinstance(self.sobolev_grid, tuple):
             raise ValueError(f"sobolev_grid must be a list, got {self.sobolev_grid!r}")
@@ -184,7 +178,7 @@ class SGConfig(StudyConfig):
             check_positive_int(getattr(self, key), key)
         check_nonnegative_int(self.module_layers, "module_layers")
         for key in ("lr", "sobolev_module_lr"):
-            object.__setattr__(self, key, _positive_float(getattr(self, key), key))
+            object.__setattr__(self, key, check_positive_float(getattr(self, key), key))
         for key in ("hidden", "channels"):
             v = getattr(self, key)
             if not isinstance(v, tuple) or len(v) != 3:
@@ -331,8 +325,8 @@ def validate_cell(cell: dict[str, Any]) -> dict[str, Any]:
         if key in cell:
             out[key] = cell[key]
     if method in MODULE_METHODS:
-        out["module_lr"] = _positive_float(out["module_lr"], "module_lr")
-    out["lr"] = _positive_float(out["lr"], "lr")
+        out["module_lr"] = check_positive_float(out["module_lr"], "module_lr")
+    out["lr"] = check_positive_float(out["lr"], "lr")
     if method == "sobolev_critic":
         w = out["w_value"]
         if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w < math.inf:

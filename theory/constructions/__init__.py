@@ -8,7 +8,11 @@
   ``max(|f - h|_inf, |g - h'|_inf)`` when ``g != f'``.
 """
 
-from sobolev_lab.theory.constructions.coupling import coupling_demo, coupling_lower_bound, minimax_fit
+from sobolev_lab.theory.constructions.coupling import (
+    coupling_demo,
+    coupling_lower_bound,
+    minimax_fit,
+)
 from sobolev_lab.theory.constructions.finite_interpolation import (
     interpolating_relu_network,
     sobolev_training_loss,
