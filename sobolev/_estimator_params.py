@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_array
 from torch import nn
 
 from sobolev._validation import check_positive_int
@@ -203,3 +204,67 @@ class InputScale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale
+
+
+def check_derivative(value: Any, name: str, n: int, m: int, d: int, order: int):
+    """Validate ``dy`` (order 1) or ``d2y`` (order 2) like X; return (N, m, d[, d])."""
+    if value is None:
+        return None
+    arr = check_array(
+        value,
+        dtype=np.float64,
+        ensure_2d=False,
+        allow_nd=True,
+        ensure_min_samples=0,
+        ensure_min_features=0,
+        input_name=name,
+    )
+    tail = (d,) * order
+    if arr.shape == (n, m, *tail):
+        return arr
+    if m == 1 and arr.shape == (n, *tail):
+        return arr[:, None]
+    raise ValueError(
+        f"{name} must have shape {(n, m, *tail)} (N, m{', d' * order})"
+        + (f" or {(n, *tail)}" if m == 1 else "")
+        + f" to match X of shape {(n, d)} and y with m = {m} output(s), got shape {arr.shape}"
+    )
+
+
+def split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out indices; at least one sample on each side."""
+    if n < 2:
+        raise ValueError(f"early_stopping=True needs at least 2 samples, got n_samples = {n}")
+    n_val = min(max(1, round(fraction * n)), n - 1)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def derivative_source(
+    derivatives: str, order: int, n_neighbors, dy, d2y, n: int
+) -> tuple[str, int]:
+    """Resolve ``derivatives`` against the data: (source, order trained)."""
+    source = derivatives
+    if source == "auto":
+        source = "given" if dy is not None else "none"
+    order = 0 if source == "none" else int(order)
+    if source == "given" and order >= 1 and dy is None:
+        raise ValueError(
+            'derivatives="given" needs the derivatives dy in fit(X, y, dy=...); pass '
+            'them, or set derivatives="auto" or "none" (values only) or "estimate" '
+            "(nearest-neighbour estimates)"
+        )
+    if order == 2 and d2y is None:
+        raise ValueError("order=2 needs second derivatives d2y in fit(X, y, dy=..., d2y=...)")
+    if source == "estimate":
+        if n < 2:
+            raise ValueError(
+                f'derivatives="estimate" needs at least 2 samples to find neighbours, '
+                f"got n_samples = {n} (1 sample)"
+            )
+        if n_neighbors is not None and not n_neighbors <= n - 1:
+            raise ValueError(
+                f"n_neighbors must be at most N - 1 = {n - 1} for {n} training samples, "
+                f"got {n_neighbors}"
+            )
+    return source, order

@@ -55,15 +55,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_array,
-    check_is_fitted,
     validate_data,
 )
 from torch import nn
-from torch.func import functional_call
 
 from sobolev import _estimator_params as P
-from sobolev.derivatives import value_and_jacobian
+from sobolev._estimator_predict import FittedNetworkMixin
 from sobolev.estimate import default_n_neighbors, estimate_gradients
 from sobolev.fit import fit as sobolev_fit
 from sobolev.loss import SobolevLoss
@@ -72,11 +69,8 @@ from sobolev.target import Target
 
 __all__ = ["SobolevRegressor"]
 
-# Predictions are computed in chunks so that wide networks on many rows stay in memory.
-_CHUNK = 8192
 
-
-class SobolevRegressor(RegressorMixin, BaseEstimator):
+class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
     """Multi-layer perceptron regressor fitted to values and input derivatives.
 
     Parameters
@@ -298,9 +292,11 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         sw = None
         if sample_weight is not None:
             sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        dy = _check_derivative(dy, "dy", n, m, d, order=1)
-        d2y = _check_derivative(d2y, "d2y", n, m, d, order=2)
-        source, order = self._derivative_source(dy, d2y, n)
+        dy = P.check_derivative(dy, "dy", n, m, d, order=1)
+        d2y = P.check_derivative(d2y, "d2y", n, m, d, order=2)
+        source, order = P.derivative_source(
+            self.derivatives, self.order, self.n_neighbors, dy, d2y, n
+        )
 
         std = self.standardizer_ if warm else P.weighted_standardizer(X, Y, sw)
         xs, ys, dys, d2ys = std.transform(X, Y, dy, d2y)
@@ -317,7 +313,7 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         init_seed, fit_seed, split_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
         train_idx, val_idx = np.arange(n), None
         if P.resolve_early_stopping(self.early_stopping, n):
-            train_idx, val_idx = _split(n, self.validation_fraction, split_seed)
+            train_idx, val_idx = P.split(n, self.validation_fraction, split_seed)
         n_train = len(train_idx)
         batch = P.resolve_batch_size(self.batch_size, n_train)
         dtype = P.resolve_dtype(self.dtype, n_train, batch)
@@ -395,193 +391,6 @@ class SobolevRegressor(RegressorMixin, BaseEstimator):
         self.estimated_gradients_ = estimated
         return self
 
-    # -- prediction ---------------------------------------------------------------
-    def predict(self, X: Any) -> np.ndarray:
-        """Predicted values.
-
-        Parameters
-        ----------
-        X : array-like, shape (N, d)
-
-        Returns
-        -------
-        ndarray, shape (N,) if ``y`` was 1-D in fit, else (N, m)
-        """
-        xs = self._standardised_inputs(X)
-        f = self._network64()
-        with torch.no_grad():
-            out = [f(torch.from_numpy(c)).cpu().numpy() for c in _chunks(xs)]
-        Y = self.standardizer_.inverse(v=np.concatenate(out))[1]
-        return Y[:, 0] if self._y_1d else Y
-
-    def predict_gradient(self, X: Any) -> np.ndarray:
-        """Predicted input derivatives of the outputs.
-
-        Parameters
-        ----------
-        X : array-like, shape (N, d)
-
-        Returns
-        -------
-        ndarray
-            Shape (N, d) if ``y`` was 1-D in fit, else (N, m, d) with
-            ``[i, k, j] = d y_k / d x_j`` at ``X[i]``.
-        """
-        xs = self._standardised_inputs(X)
-        f = self._network64()
-        out = []
-        for c in _chunks(xs):
-            _, J = value_and_jacobian(f, torch.from_numpy(c), create_graph=False)
-            out.append(J.detach().cpu().numpy())
-        G = self.standardizer_.inverse(dv=np.concatenate(out))[2]
-        return G[:, 0, :] if self._y_1d else G
-
-    # Fitted scaling, read from the standardizer (the names of earlier versions).
-    @property
-    def x_mean_(self) -> np.ndarray:
-        return self.standardizer_.x_shift
-
-    @property
-    def x_scale_(self) -> np.ndarray:
-        return self.standardizer_.x_scale
-
-    @property
-    def y_mean_(self) -> np.ndarray:
-        return self.standardizer_.y_shift
-
-    @property
-    def y_scale_(self) -> np.ndarray:
-        return self.standardizer_.y_scale
-
-    # -- pickling: the network travels as plain arrays (its state_dict) -----------
-    def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())
-        model = state.pop("model_", None)
-        if model is not None:
-            state["_model_arrays"] = {
-                k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()
-            }
-            state["_model_spec"] = {
-                "in_dim": model.in_dim,
-                "out_dim": model.out_dim,
-                "hidden": tuple(model.hidden),
-                "activation": model.activation,
-            }
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        state = dict(state)
-        arrays = state.pop("_model_arrays", None)
-        spec = state.pop("_model_spec", None)
-        super().__setstate__(state)
-        if arrays is not None:
-            dtype = torch.from_numpy(next(iter(arrays.values()))).dtype
-            model = MLP(**spec, dtype=dtype)
-            model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in arrays.items()})
-            self.model_ = model.eval()
-
-    # -- internals ----------------------------------------------------------------
-    def _derivative_source(self, dy, d2y, n: int) -> tuple[str, int]:
-        """Resolve ``derivatives`` against the data: (source, order trained)."""
-        source = self.derivatives
-        if source == "auto":
-            source = "given" if dy is not None else "none"
-        order = 0 if source == "none" else int(self.order)
-        if source == "given" and order >= 1 and dy is None:
-            raise ValueError(
-                'derivatives="given" needs the derivatives dy in fit(X, y, dy=...); pass '
-                'them, or set derivatives="auto" or "none" (values only) or "estimate" '
-                "(nearest-neighbour estimates)"
-            )
-        if order == 2 and d2y is None:
-            raise ValueError("order=2 needs second derivatives d2y in fit(X, y, dy=..., d2y=...)")
-        if source == "estimate":
-            if n < 2:
-                raise ValueError(
-                    f'derivatives="estimate" needs at least 2 samples to find neighbours, '
-                    f"got n_samples = {n} (1 sample)"
-                )
-            if self.n_neighbors is not None and not self.n_neighbors <= n - 1:
-                raise ValueError(
-                    f"n_neighbors must be at most N - 1 = {n - 1} for {n} training samples, "
-                    f"got {self.n_neighbors}"
-                )
-        return source, order
-
-    def _record(self, history: dict, per_epoch: int, yv: np.ndarray | None) -> None:
-        """Fitted attributes from :func:`sobolev.fit`'s history."""
-        self.history_ = history
-        total = np.asarray(history["total"], dtype=np.float64)
-        self.t_ = len(total)
-        self.n_iter_ = math.ceil(self.t_ / per_epoch)
-        self.loss_curve_ = [
-            float(total[i : i + per_epoch].mean()) for i in range(0, self.t_, per_epoch)
-        ]
-        self.loss_ = float(total[-1])
-        self.validation_scores_ = self.best_validation_score_ = None
-        self.best_loss_ = min(self.loss_curve_)
-        if yv is not None:
-            # The held-out metric is the value MSE summed over outputs, standardised.
-            var = float(((yv - yv.mean(0)) ** 2).sum(1).mean())
-            var = var if var > 0 else 1.0
-            self.validation_scores_ = [1.0 - v / var for v in history["val"]]
-            self.best_validation_score_ = 1.0 - history["best_val"] / var
-            self.best_loss_ = None
-
-    def _standardised_inputs(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self.standardizer_.transform(x=X)[0]
-
-    def _network64(self):
-        """The trained network evaluated in float64 (weights upcast exactly)."""
-        params = {k: v.detach().to(torch.float64) for k, v in self.model_.state_dict().items()}
-        model = self.model_
-
-        def f(x: torch.Tensor) -> torch.Tensor:
-            return functional_call(model, params, (x.to(next(iter(params.values())).device),))
-
-        return f
-
-
-def _check_derivative(value: Any, name: str, n: int, m: int, d: int, order: int):
-    """Validate ``dy`` (order 1) or ``d2y`` (order 2) like X; return (N, m, d[, d])."""
-    if value is None:
-        return None
-    arr = check_array(
-        value,
-        dtype=np.float64,
-        ensure_2d=False,
-        allow_nd=True,
-        ensure_min_samples=0,
-        ensure_min_features=0,
-        input_name=name,
-    )
-    tail = (d,) * order
-    if arr.shape == (n, m, *tail):
-        return arr
-    if m == 1 and arr.shape == (n, *tail):
-        return arr[:, None]
-    raise ValueError(
-        f"{name} must have shape {(n, m, *tail)} (N, m{', d' * order})"
-        + (f" or {(n, *tail)}" if m == 1 else "")
-        + f" to match X of shape {(n, d)} and y with m = {m} output(s), got shape {arr.shape}"
-    )
-
-
-def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training and held-out indices; at least one sample on each side."""
-    if n < 2:
-        raise ValueError(f"early_stopping=True needs at least 2 samples, got n_samples = {n}")
-    n_val = min(max(1, round(fraction * n)), n - 1)
-    perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
 
 def _as(a: np.ndarray, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
-
-
-def _chunks(a: np.ndarray):
-    for start in range(0, a.shape[0], _CHUNK):
-        yield a[start : start + _CHUNK]
