@@ -14,7 +14,7 @@ and a ``tie`` otherwise (always with fewer than two seeds).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -140,7 +140,8 @@ def paired_verdicts(
     comparisons : sequence of dict
         Each with ``claim``, ``cell`` (dict or str naming the table cell), ``metric``,
         ``baseline``, ``method`` (names) and ``baseline_errors``, ``method_errors``
-        (per-seed errors, aligned; lower is better).
+        (per-seed errors, lower is better): sequences aligned by seed, or mappings
+        seed -> error, which are paired on the seeds both hold.
     alpha : float
         Family-wise error rate of the table.
 
@@ -151,10 +152,7 @@ def paired_verdicts(
         ``p_value``, ``p_holm`` and ``n_dropped``; ``verdict`` is ``"win"`` (the method
         has the lower error), ``"loss"`` or ``"tie"``.
     """
-    stats_ = [
-        paired_log_ratio(c["baseline_errors"], c["method_errors"], level=1 - alpha)
-        for c in comparisons
-    ]
+    stats_ = [paired_log_ratio(*_paired(c), level=1 - alpha) for c in comparisons]
     adjusted = holm([s["p_value"] for s in stats_])
     out = []
     for c, s, p_adj in zip(comparisons, stats_, adjusted, strict=True):
@@ -175,3 +173,14 @@ def paired_verdicts(
             }
         )
     return out
+
+
+def _paired(comparison: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """The two error lists of a comparison, aligned by seed."""
+    b, m = comparison["baseline_errors"], comparison["method_errors"]
+    if isinstance(b, Mapping) and isinstance(m, Mapping):
+        seeds = sorted(b.keys() & m.keys())
+        return [b[s] for s in seeds], [m[s] for s in seeds]
+    if isinstance(b, Mapping) or isinstance(m, Mapping):
+        raise ValueError("baseline_errors and method_errors must both be sequences or mappings")
+    return list(b), list(m)

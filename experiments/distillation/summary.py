@@ -170,8 +170,7 @@ def _family(config, values, method, baseline, metric, claim) -> list[dict]:
     for cell in _cells(config):
         k = (cell["game"], cell["fraction"], cell["student"])
         b, m = values.get((*k, baseline), {}), values.get((*k, method), {})
-        seeds = sorted(b.keys() & m.keys())
-        if not seeds:
+        if not b.keys() & m.keys():
             continue
         comparisons.append(
             {
@@ -180,8 +179,8 @@ def _family(config, values, method, baseline, metric, claim) -> list[dict]:
                 "metric": metric,
                 "baseline": baseline,
                 "method": method,
-                "baseline_errors": [b[s] for s in seeds],
-                "method_errors": [m[s] for s in seeds],
+                "baseline_errors": b,
+                "method_errors": m,
             }
         )
     return paired_verdicts(comparisons) if comparisons else []

@@ -236,7 +236,6 @@ def comparisons(config: SGConfig, cells, payloads, summary) -> list[dict[str, An
             b, m = errors.get((task, *base)), errors.get((task, *meth))
             if b is None or m is None:
                 continue
-            seeds = sorted(b.keys() & m.keys())
             cell = {"task": task}
             if task in flagged:
                 cell["flag"] = "uninformative"
@@ -247,8 +246,8 @@ def comparisons(config: SGConfig, cells, payloads, summary) -> list[dict[str, An
                     "metric": METRIC,
                     "baseline": variant(*base),
                     "method": variant(*meth),
-                    "baseline_errors": [b[s] for s in seeds],
-                    "method_errors": [m[s] for s in seeds],
+                    "baseline_errors": b,
+                    "method_errors": m,
                 }
             )
     return out

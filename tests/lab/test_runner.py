@@ -167,3 +167,24 @@ def test_a_result_of_an_older_config_schema_is_left_as_shipped_by_report(
     text = capsys.readouterr().out
     assert "old: left as shipped" in text and "quick: wrote result.csv" in text
     assert main(["report", "toy", "--name", "old", "--out", str(tmp_path)]) == 2
+
+
+def test_verdicts_pair_mappings_on_the_seeds_both_hold():
+    from sobolev_lab.stats import paired_verdicts
+
+    base = {"claim": "c", "cell": "x", "metric": "e", "baseline": "b", "method": "m"}
+    by_seed = paired_verdicts(
+        [
+            {
+                **base,
+                "baseline_errors": {0: 2.0, 1: 4.2, 2: 8.0, 7: 1.0},
+                "method_errors": {2: 4.1, 0: 1.0, 1: 2.0, 5: 9.0},
+            }
+        ]
+    )
+    aligned = paired_verdicts(
+        [{**base, "baseline_errors": [2.0, 4.2, 8.0], "method_errors": [1.0, 2.0, 4.1]}]
+    )
+    assert by_seed == aligned and by_seed[0]["n_seeds"] == 3
+    with pytest.raises(ValueError, match="both be sequences or mappings"):
+        paired_verdicts([{**base, "baseline_errors": {0: 1.0}, "method_errors": [1.0]}])
