@@ -368,7 +368,11 @@ def test_cell_defaults_normalise_numbers_and_trials_give_equal_budgets():
     assert {len(v) for v in per_variant.values()} == {config.n_trials}
     assert cells[0]["seed"] == 0 and cells[-1]["seed"] == config.seeds - 1  # seeds outermost
     sob = [c for c in cells if c["method"] == "sobolev_critic" and c["seed"] == 0]
-    assert {(c["w_value"], c["normalise"]) for c in sob} == {(1.0, True), (0.1, True)}
+    # The w0 grid {1, 0.1, 0.01, 0.001} plus one normalised trial.
+    assert {(c["w_value"], c["normalise"]) for c in sob} == {
+        (1.0, False), (0.1, False), (0.01, False), (0.001, False), (0.1, True)
+    }
+    assert {c["critic_activation"] for c in sob} == {"relu", "softplus"}
 
 
 def test_minibatches_draw_the_old_samplers_batches():

@@ -32,7 +32,9 @@ def _payload(val, test, status="ok", steps=(10, 20)):
 
 def test_selection_uses_validation_only_and_verdicts_pair_seeds():
     config = SGConfig(tasks=("digits/mlp/1",), methods=("gradient_critic", "sobolev_critic"),
-                      seeds=4, steps=20)  # fmt: skip
+                      seeds=4, steps=20, critic_activations=("softplus",),
+                      lr_grid=(1e-3, 3e-3), module_lr_grid=(3e-4, 1e-3),
+                      sobolev_grid=("norm:1", "norm:0.1"))  # fmt: skip
     # Trial 1 of each method has the better *test* accuracy but the worse validation
     # accuracy: a selection that peeked at the test split would choose it.
     val = {0: 0.9, 1: 0.5}
