@@ -40,7 +40,7 @@ _SHARED = (
 
 
 _PROTOCOL_SHARED = (
-    "methods", "peers", "hidden", "activations", "lrs", "regular_lrs", "folds", "steps",
+    "methods", "peers", "hidden", "activations", "lrs", "regular_weight_decays", "folds", "steps",
     "eval_every", "patience", "schedule", "dtype", "normalise", "n_test", "kink_margin",
     "n_neighbors", "genn_iterations",
 )  # fmt: skip

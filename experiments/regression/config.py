@@ -129,10 +129,10 @@ class RegressionConfig(StudyConfig):
         'protocol: candidate derivative weights of the Sobolev methods ("auto": '
         "SobolevLoss's balance)",
     )
-    regular_lrs: tuple[float, ...] = param(
-        [3e-4, 1e-3, 3e-3, 1e-2],
-        "protocol: candidate learning rates of regular training; as many as lrs x "
-        "derivative_weights (equal budgets)",
+    regular_weight_decays: tuple[float, ...] = param(
+        [0.0, 1e-4],
+        "protocol: candidate L2 weight decays of regular training, crossed with lrs; as "
+        "many as derivative_weights (equal budgets)",
     )
     eval_every: int = param(25, "protocol: steps between held-out evaluations")
     patience: int = param(8, "protocol: evaluations without improvement before a trial stops")
@@ -220,18 +220,18 @@ class RegressionConfig(StudyConfig):
         known = _activations()
         if not self.activations or any(a not in known for a in self.activations):
             raise ValueError(f"activations must be names out of {known}, got {self.activations}")
-        for key in ("lrs", "regular_lrs"):
-            vals = getattr(self, key)
-            if not vals or any(not (math.isfinite(v) and v > 0) for v in vals):
-                raise ValueError(f"{key} must be a non-empty list of positive numbers")
+        if not self.lrs or any(not (math.isfinite(v) and v > 0) for v in self.lrs):
+            raise ValueError("lrs must be a non-empty list of positive numbers")
+        wds = self.regular_weight_decays
+        if not wds or any(not (math.isfinite(v) and v >= 0) for v in wds):
+            raise ValueError("regular_weight_decays must be a non-empty list of numbers >= 0")
         for w in self.derivative_weights:
             if w != "auto" and (isinstance(w, str) or not (math.isfinite(w) and w > 0)):
                 raise ValueError(f'derivative_weights entries must be > 0 or "auto", got {w!r}')
-        if len(self.regular_lrs) != len(self.lrs) * len(self.derivative_weights):
+        if len(wds) != len(self.derivative_weights):
             raise ValueError(
-                f"regular_lrs needs len(lrs) x len(derivative_weights) = "
-                f"{len(self.lrs) * len(self.derivative_weights)} entries (equal budgets), "
-                f"got {len(self.regular_lrs)}"
+                f"regular_weight_decays needs as many entries as derivative_weights "
+                f"({len(self.derivative_weights)}; equal budgets), got {len(wds)}"
             )
         bad = [p for p in self.peers if p not in PEERS]
         if bad:

@@ -12,8 +12,8 @@ Network methods (:func:`sobolev.ensemble.fit_ensemble`; the configs x folds x se
 one method are member stacks of one ensemble per learning rate and activation,
 :func:`sobolev_lab.protocol.member_stacks`):
 
-- ``regular``: values only; candidates activation x ``regular_lrs``. (L2 weight decay
-  is not a candidate: the ensemble trainer has no ``weight_decay`` yet.)
+- ``regular``: values only; candidates activation x ``lrs`` x ``regular_weight_decays``
+  (L2 decay per member, since Sobolev terms act partly as a regulariser).
 - ``sobolev``: values and exact gradients; candidates activation x ``lrs`` x
   ``derivative_weights`` (``"auto"`` is :class:`sobolev.SobolevLoss`'s balance).
 - ``sobolev_estimated``: as ``sobolev`` on gradients estimated from the values of each
@@ -48,7 +48,10 @@ def candidates(cell: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     sob = grid(activation=acts, lr=list(cell["lrs"]), derivative_weight=list(cell["weights"]))
     out: dict[str, list[dict[str, Any]]] = {}
     for m in cell["methods"]:
-        out[m] = grid(activation=acts, lr=list(cell["regular_lrs"])) if m == "regular" else sob
+        regular = grid(
+            activation=acts, lr=list(cell["lrs"]), weight_decay=list(cell["regular_weight_decays"])
+        )
+        out[m] = regular if m == "regular" else sob
     budget = Budget(len(sob))
     if "GENN" in cell["peers"]:
         out["GENN"] = budget.subsample(grid(**GENN_GRID), seed=0)
@@ -71,7 +74,8 @@ def _fit_stack(st, cell, dim: int, dtype, steps: int, validation: bool):
         }
     hist = fit_ensemble(
         ens, as_t(st.x), as_t(st.y), as_t(st.dy), weights=st.weights, steps=steps,
-        lr=st.shared["lr"], schedule=cell["schedule"], seed=0, progress=False, **kw,
+        lr=st.shared["lr"], schedule=cell["schedule"], seed=0, progress=False,
+        weight_decay=st.weight_decay, **kw,
     )  # fmt: skip
     return ens, hist
 

@@ -137,7 +137,9 @@ def summarise(config, cells: list[dict], payloads: list[dict]) -> dict[str, Any]
         "convergence": conv,
         "protocol": {
             "folds": config.folds,
-            "candidates_per_method": len(config.regular_lrs) * len(config.activations),
+            "candidates_per_method": len(config.lrs)
+            * len(config.regular_weight_decays)
+            * len(config.activations),
             "steps": config.steps,
             "eval_every": config.eval_every,
             "patience": config.patience,

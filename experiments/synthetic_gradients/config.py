@@ -110,7 +110,8 @@ class SGConfig(StudyConfig):
     )
     methods: tuple[str, ...] = param(list(METHODS), f"methods to train, from {METHODS}")
     critic_activations: tuple[str, ...] = param(
-        ["relu", "softplus"], "activations of the critics (relu, softplus, ...); each critic runs with each"
+        ["relu", "softplus"],
+        "activations of the critics (relu, softplus, ...); each critic runs with each",
     )
     seeds: int = param(10, "number of seeds 0..seeds-1 per (task, method, trial)")
     steps: int = param(350, "training steps per run")
@@ -123,7 +124,8 @@ class SGConfig(StudyConfig):
         [1e-3, 2e-3, 3e-3, 6e-3, 1e-2], "trial network learning rates of backprop and noprop"
     )
     module_lr_grid: tuple[float, ...] = param(
-        [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], "trial module learning rates of dni, value_critic, gradient_critic"
+        [1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
+        "trial module learning rates of dni, value_critic, gradient_critic",
     )
     sobolev_grid: tuple[str, ...] = param(
         ["raw:1", "raw:0.1", "raw:0.01", "raw:0.001", "norm:0.1"],

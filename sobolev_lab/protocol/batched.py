@@ -2,8 +2,8 @@
 
 :func:`member_stacks` lays the trials out for :func:`sobolev.ensemble.fit_ensemble`,
 one stack per value of the trainer arguments that cannot differ between members (the
-learning rate today); :func:`stack_scores` reads the per-member held-out errors back
-into a (seeds, configs, folds) array for
+learning rate; loss weights and weight decay vary per member); :func:`stack_scores`
+reads the per-member held-out errors back into a (seeds, configs, folds) array for
 :func:`sobolev_lab.protocol.selection.select_scores`.
 """
 
@@ -60,6 +60,9 @@ class MemberStack:
         Derivative targets (None when no member uses them).
     weights : ndarray, shape (E, 2)
         ``(w0, w1)`` per member (:func:`member_weights`).
+    weight_decay : ndarray, shape (E,)
+        Each member's config's ``weight_decay`` (0 when absent): pass it to
+        ``fit_ensemble(weight_decay=...)``, which decays each member by its own value.
     x_val, y_val : ndarray, shapes (E, M, d) and (E, M), or None
         Each member's held-out points: pass ``validation=(x_val, y_val)`` to
         ``fit_ensemble`` for early stopping on the held-out value MSE (its
@@ -75,6 +78,7 @@ class MemberStack:
     weights: np.ndarray
     x_val: np.ndarray | None
     y_val: np.ndarray | None
+    weight_decay: np.ndarray | None = None
 
     @property
     def seeds(self) -> list[int]:
@@ -128,7 +132,8 @@ def member_stacks(
         only and never see its held-out ones.
     configs : sequence of dict
         Candidates; keys in ``shared_keys`` select the stack, ``derivative_weight`` the
-        member's loss weights, other keys are the caller's.
+        member's loss weights, ``weight_decay`` its L2 decay (default 0), other keys are
+        the caller's.
     splits : sequence over seeds of sequence of (train_idx, val_idx)
         ``splits[s]`` splits seed ``s``'s ``n`` points (e.g. ``kfold(n, k, seed)``);
         all training parts have one size, and all held-out parts another.
@@ -136,7 +141,7 @@ def member_stacks(
         Initial-weight seeds, aligned with the first axis of ``x``.
     shared_keys : sequence of str
         Config keys that cannot differ inside one ensemble: trainer arguments taken
-        once per call (``lr``; also ``weight_decay`` once the trainer has it) and the
+        once per call (``lr``; ``weight_decay`` is per member) and the
         architecture (add ``"activation"`` when it is tuned).
 
     Returns
@@ -242,12 +247,13 @@ def _stacks(x, y, targets, configs, trials, seeds, shared_keys) -> list[MemberSt
         groups.setdefault(key, []).append(trial)
     stacks = []
     for key, group in groups.items():
-        members, xs, ys, dys, ws, xv, yv = [], [], [], [], [], [], []
+        members, xs, ys, dys, ws, xv, yv, wd = [], [], [], [], [], [], [], []
         for c, f, s, tr, va in group:
             g = None if targets is None else np.asarray(targets(s, tr), dtype=np.float64)
             if g is not None and g.shape != (tr.size, x.shape[2]):
                 raise ValueError(f"dy({s}, train_idx) must have shape {(tr.size, x.shape[2])}")
             ws.append(member_weights(configs[c], x[s, tr], y[s, tr], g))
+            wd.append(_weight_decay(configs[c]))
             members.append(Member(c, f, seeds[s]))
             xs.append(x[s, tr])
             ys.append(y[s, tr])
@@ -266,9 +272,17 @@ def _stacks(x, y, targets, configs, trials, seeds, shared_keys) -> list[MemberSt
                 weights=weights,
                 x_val=np.stack(xv) if xv else None,
                 y_val=np.stack(yv) if yv else None,
+                weight_decay=np.asarray(wd, dtype=np.float64),
             )
         )
     return stacks
+
+
+def _weight_decay(config: Mapping[str, Any]) -> float:
+    w = config.get("weight_decay", 0.0)
+    if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w >= 0):
+        raise ValueError(f"weight_decay must be a number >= 0, got {w!r}")
+    return float(w)
 
 
 def heldout_mse(stack: MemberStack, y_pred: Any) -> np.ndarray:

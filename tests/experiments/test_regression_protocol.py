@@ -61,6 +61,10 @@ def test_every_method_and_peer_is_selected_refitted_and_evaluated(tiny):
         chosen = [s["chosen"] for s in methods["sobolev"]["selection"]]
         assert all(c["derivative_weight"] in (1.0, "auto") for c in chosen)
         assert all("derivative_weight" not in s["chosen"] for s in methods["regular"]["selection"])
+        # The value-only baseline tunes its L2 weight decay (issue #14).
+        assert all(
+            s["chosen"]["weight_decay"] in (0.0, 1e-4) for s in methods["regular"]["selection"]
+        )
 
 
 def test_summary_verdicts_convergence_and_report(tiny):
@@ -125,7 +129,7 @@ def test_candidates_give_every_method_the_same_budget():
     ("overrides", "message"),
     [
         ({"folds": 3}, "must divide every n_train"),
-        ({"regular_lrs": (1e-3,)}, "equal budgets"),
+        ({"regular_weight_decays": (0.0,)}, "equal budgets"),
         ({"peers": ("GP",)}, "unknown peer"),
         ({"derivative_weights": ("balanced",)}, "derivative_weights"),
         ({"activations": ("swish-ish",)}, "activations"),

@@ -207,3 +207,21 @@ def test_refit_stacks_train_each_seeds_choice_on_all_its_points():
         refit_stacks(x, y, dy, configs, [4, 0], SEEDS)
     with pytest.raises(ValueError, match="not refit_stacks"):
         stack_scores(stacks, [np.zeros(1), np.zeros(1)], len(configs), SEEDS)
+
+
+def test_weight_decay_is_a_per_member_candidate_that_the_trainer_applies():
+    x, y, _ = _data()
+    configs = grid(lr=[1e-2], weight_decay=[0.0, 0.5])
+    (st,) = member_stacks(x, y, None, configs, _splits(), SEEDS)
+    expected = [configs[m.config]["weight_decay"] for m in st.members]
+    np.testing.assert_array_equal(st.weight_decay, expected)
+    ens = MLPEnsemble.from_seeds(D, 1, [8], "tanh", st.seeds, dtype=torch.float64)
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    fit_ensemble(ens, as_t(st.x), as_t(st.y), None, weights=st.weights, steps=200, lr=1e-2,
+                 weight_decay=st.weight_decay, seed=0, progress=False)  # fmt: skip
+    # L2 decay shrinks the decayed members' weights: smaller norms, same data.
+    norms = torch.stack([p.detach().flatten(1).norm(dim=1) for p in ens.parameters()]).sum(0)
+    decayed = torch.as_tensor(st.weight_decay > 0)
+    assert norms[decayed].max() < norms[~decayed].min()
+    with pytest.raises(ValueError, match="weight_decay must be a number >= 0"):
+        member_stacks(x, y, None, [{"lr": 1e-2, "weight_decay": -1.0}], _splits(), SEEDS)
