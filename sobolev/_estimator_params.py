@@ -12,13 +12,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 from torch import nn
 
 from sobolev._validation import check_positive_int
 from sobolev.loss import SobolevLoss
 from sobolev.models import ACTIVATIONS
 from sobolev.standardize import Standardizer
+from sobolev.target import Target
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 AUTO_DTYPE = "auto"
@@ -93,6 +94,8 @@ def check_params(est) -> dict[str, Any]:
     check_positive_int(est.n_iter_no_change, "n_iter_no_change")
     if not isinstance(est.warm_start, bool | np.bool_):
         raise ValueError(f"warm_start must be True or False, got {est.warm_start!r}")
+    if not isinstance(est.shuffle, bool | np.bool_):
+        raise ValueError(f"shuffle must be a bool (True or False), got {est.shuffle!r}")
     es = est.early_stopping
     if not (isinstance(es, bool | np.bool_) or (isinstance(es, str) and es == "auto")):
         raise ValueError(f'early_stopping must be True, False or "auto", got {es!r}')
@@ -241,16 +244,19 @@ def split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def derivative_source(
-    derivatives: str, order: int, n_neighbors, dy, d2y, n: int
+    derivatives: str, order: int, n_neighbors, dy, d2y, n: int, method: str = "fit"
 ) -> tuple[str, int]:
-    """Resolve ``derivatives`` against the data: (source, order trained)."""
+    """Resolve ``derivatives`` against the data: (source, order trained).
+
+    ``method`` names the estimator method in messages (``"fit"`` or ``"partial_fit"``).
+    """
     source = derivatives
     if source == "auto":
         source = "given" if dy is not None else "none"
     order = 0 if source == "none" else int(order)
     if source == "given" and order >= 1 and dy is None:
         raise ValueError(
-            'derivatives="given" needs the derivatives dy in fit(X, y, dy=...); pass '
+            f'derivatives="given" needs the derivatives dy in {method}(X, y, dy=...); pass '
             'them, or set derivatives="auto" or "none" (values only) or "estimate" '
             "(nearest-neighbour estimates)"
         )
@@ -268,3 +274,84 @@ def derivative_source(
                 f"got {n_neighbors}"
             )
     return source, order
+
+
+def check_data(est, X: Any, y: Any, dy: Any, d2y: Any, sample_weight: Any, *, reset: bool):
+    """Validate the data of ``fit`` or ``partial_fit`` (``reset``: record d and names).
+
+    Returns
+    -------
+    X : ndarray, shape (N, d)
+    Y : ndarray, shape (N, m)
+        ``y`` with an output axis.
+    y_1d : bool
+        Whether ``y`` was 1-D.
+    sw : ndarray, shape (N,), or None
+    dy : ndarray, shape (N, m, d), or None
+    d2y : ndarray, shape (N, m, d, d), or None
+    """
+    X, y = validate_data(
+        est, X, y, multi_output=True, y_numeric=True, dtype=np.float64, reset=reset
+    )
+    y_1d = y.ndim == 1
+    Y = y[:, None] if y_1d else y
+    (n, d), m = X.shape, Y.shape[1]
+    sw = None
+    if sample_weight is not None:
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    dy = check_derivative(dy, "dy", n, m, d, order=1)
+    d2y = check_derivative(d2y, "d2y", n, m, d, order=2)
+    return X, Y, y_1d, sw, dy, d2y
+
+
+def loss_weights(weights: Any, order: int, dv: np.ndarray | None, w: np.ndarray | None):
+    """The input scales and the :class:`SobolevLoss` weights for ``weights``.
+
+    Parameters
+    ----------
+    weights : the estimator's ``weights``
+    order : int
+        The order trained; order 0 takes no weights.
+    dv : ndarray, shape (N, m, d), or None
+        Standardised derivative labels (needed by ``"differential"``).
+    w : ndarray, shape (N,), or None
+        Sample weights.
+
+    Returns
+    -------
+    lam : ndarray, shape (d,), or None
+        ``"differential"``'s per-input scales (:func:`differential_weights`), for
+        :class:`InputScale`; None otherwise.
+    weights : tuple of float, "auto" or None
+    """
+    if order == 0:
+        return None, None
+    if isinstance(weights, str) and weights == "differential":
+        lam, a = differential_weights(dv, w)
+        return lam, (a, (1.0 - a) / dv.shape[2])
+    return None, weights
+
+
+def training_tensors(
+    idx, xs, ys, dys, d2ys, sw, lam, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, Target]:
+    """Samples ``idx`` of the standardised data as inputs (N, d) and a :class:`Target`.
+
+    With ``lam`` the inputs are ``u / lam`` and the derivative labels ``lam * dv``, so
+    that :class:`InputScale` in front of the network trains the scaled residuals.
+    """
+
+    def tensor(a):
+        if a is None:
+            return None
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
+
+    x = xs[idx] if lam is None else xs[idx] / lam
+    dv = None if dys is None else (dys[idx] if lam is None else dys[idx] * lam)
+    target = Target.from_arrays(
+        tensor(ys[idx]),
+        tensor(dv),
+        None if d2ys is None else tensor(d2ys[idx]),
+        sample_weight=None if sw is None else tensor(sw[idx]),
+    )
+    return tensor(x), target

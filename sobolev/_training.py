@@ -84,16 +84,26 @@ def learning_rate(lr: float, schedule: str, step: int, steps: int) -> float:
 
 
 def minibatches(
-    n: int, batch_size: int | None, generator: torch.Generator
+    n: int, batch_size: int | None, generator: torch.Generator, shuffle: bool = True
 ) -> Iterator[torch.Tensor | None]:
-    """Endless minibatch indices, reshuffled every epoch; None means the full batch.
+    """Endless minibatch indices; None means the full batch.
 
-    The permutation is drawn only when an epoch starts, so the generator's other uses
-    (random projections) interleave with it exactly as the steps happen.
+    With ``shuffle`` each pass draws a fresh permutation and takes ``n // batch_size``
+    minibatches of ``batch_size`` from it (the ``n % batch_size`` samples left over are
+    not used in that pass). The permutation is drawn only when a pass starts, so the
+    generator's other uses (random projections) interleave with it exactly as the steps
+    happen. Without ``shuffle``: consecutive slices in the samples' order, the same every
+    pass, the last one shorter when ``batch_size`` does not divide ``n``.
     """
     if batch_size is None or batch_size == n:
         while True:
             yield None
+    if not shuffle:
+        # Keep the short last slice: in a fixed order, dropping it would leave the same
+        # samples out of every pass.
+        slices = torch.arange(n).split(batch_size)
+        while True:
+            yield from slices
     order, cursor = torch.empty(0, dtype=torch.long), 0
     while True:
         if cursor + batch_size > order.numel():

@@ -19,7 +19,7 @@ from sobolev._training import (
     progress_enabled,
     train,
 )
-from sobolev._validation import check_inputs, check_nonnegative_float
+from sobolev._validation import check_choice, check_inputs, check_nonnegative_float
 from sobolev.loss import SobolevLoss
 from sobolev.target import Target
 
@@ -35,6 +35,7 @@ def fit(
     steps: int = 1000,
     lr: float = 1e-3,
     batch_size: int | None = None,
+    shuffle: bool = True,
     seed: int = 0,
     progress: bool = True,
     schedule: Literal["constant", "cosine"] = "constant",
@@ -64,8 +65,13 @@ def fit(
     lr : float
         Initial learning rate (a positive finite number; bool is refused).
     batch_size : int, optional
-        None for full-batch steps; otherwise minibatches drawn by reshuffling the
-        samples every epoch.
+        None for full-batch steps; otherwise minibatches of this size.
+    shuffle : bool
+        With minibatches: draw each pass's minibatches from a fresh permutation of the
+        samples (the ``N % batch_size`` left over sit that pass out). False: take them
+        as consecutive slices in the samples' order, the last one shorter, the same
+        every pass, so training is a deterministic function of the data's order.
+        No effect with full batches.
     seed : int
         Seeds minibatch order, random projections and any randomness in the model
         (dropout) for this call only; with the same initial model, the same seed gives
@@ -134,6 +140,7 @@ def fit(
     if not target.is_function and len(target) != n:
         raise ValueError(f"x has N = {n} samples but target has {len(target)}")
     steps, batch_size = check_schedule(steps, lr, schedule, batch_size, n)
+    check_choice(shuffle, "shuffle", (True, False))
     seed = check_seed(seed)
     check_nonnegative_float(weight_decay, "weight_decay")
     if optimizer is not None and not callable(optimizer):
@@ -156,7 +163,7 @@ def fit(
     history: dict[str, Any] = {"total": [], "lr": []}
     history.update({f"order{k}": [] for k in range(loss.order + 1)})
     generator = torch.Generator().manual_seed(seed)
-    batches = minibatches(n, batch_size, generator)
+    batches = minibatches(n, batch_size, generator, shuffle=bool(shuffle))
 
     def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
         if idx is None:

@@ -37,6 +37,10 @@ Example
 >>> reg.predict(X[:2]).shape, reg.predict_gradient(X[:2]).shape
 ((2,), (2, 1))
 
+``partial_fit(X, y, dy=None, sample_weight=None)`` trains one epoch per call at the
+constant rate ``learning_rate_init``, keeping the network, standardisation and Adam
+state of earlier calls (see :meth:`SobolevRegressor.partial_fit`).
+
 In a ``Pipeline``, ``dy`` reaches the regressor unchanged (``pipe.fit(X, y,
 reg__dy=dy)``) while earlier steps change ``X``: put no transformer that changes the
 inputs in front of it when giving derivatives (scaling is done inside), or use
@@ -53,24 +57,20 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    validate_data,
-)
 from torch import nn
 
 from sobolev import _estimator_params as P
+from sobolev._estimator_partial import PartialFitMixin
 from sobolev._estimator_predict import FittedNetworkMixin
 from sobolev.estimate import default_n_neighbors, estimate_gradients
 from sobolev.fit import fit as sobolev_fit
 from sobolev.loss import SobolevLoss
 from sobolev.models import MLP
-from sobolev.target import Target
 
 __all__ = ["SobolevRegressor"]
 
 
-class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
+class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, BaseEstimator):
     """Multi-layer perceptron regressor fitted to values and input derivatives.
 
     Parameters
@@ -86,6 +86,10 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
     batch_size : int or "auto", default="auto"
         Minibatch size. ``"auto"``: the full batch up to 256 samples, else
         ``max(256, ceil(N / 16))`` (about 16 minibatches per epoch).
+    shuffle : bool, default=True
+        Whether to shuffle the samples in each epoch when using minibatches. False takes
+        them in the data's order, the same every epoch (the fit then depends on the
+        order of the rows); no effect with full batches.
     learning_rate_init : float, default=1e-2
         Initial Adam learning rate.
     max_iter : int or "auto", default="auto"
@@ -109,8 +113,8 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Share of samples held out by ``early_stopping`` (at least one sample).
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the validation split and the minibatch order. Same
-        seed, same data: the same fitted model on CPU.
+        Seeds the initial weights, the validation split and the minibatch order (with
+        ``shuffle``). Same seed, same data: the same fitted model on CPU.
     verbose : bool, default=False
         Show a progress bar while fitting (on a terminal).
     warm_start : bool, default=False
@@ -167,11 +171,12 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
     batch_size_ : int
         The minibatch size used.
     n_iter_ : int
-        Epochs run (fewer than planned after an early stop).
+        Epochs run (fewer than planned after an early stop); ``partial_fit`` adds one.
     t_ : int
         Optimiser steps run.
     loss_curve_ : list of float
-        Mean training loss of each epoch, on the standardised scale.
+        Mean training loss of each epoch, on the standardised scale (``partial_fit``
+        appends its epoch's).
     best_loss_ : float or None
         Lowest of ``loss_curve_``; None with ``early_stopping`` (as in MLPRegressor).
     validation_scores_ : list of float or None
@@ -183,7 +188,7 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
         Final training loss on the standardised scale.
     history_ : dict
         What :func:`sobolev.fit` returned: per-step losses and, with early stopping,
-        the held-out record.
+        the held-out record (``partial_fit`` extends the per-step lists).
     n_neighbors_ : int or None
         Neighbours used by ``derivatives="estimate"``.
     estimated_gradients_ : ndarray, shape (N, m, d), or None
@@ -197,6 +202,7 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
         *,
         alpha: float = 0.0,
         batch_size: int | Literal["auto"] = "auto",
+        shuffle: bool = True,
         learning_rate_init: float = 1e-2,
         max_iter: int | Literal["auto"] = "auto",
         schedule: Literal["cosine", "constant"] = "cosine",
@@ -220,6 +226,7 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
         self.activation = activation
         self.alpha = alpha
         self.batch_size = batch_size
+        self.shuffle = shuffle
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.schedule = schedule
@@ -277,11 +284,7 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
         """
         params = P.check_params(self)
         warm = self.warm_start and hasattr(self, "model_")
-        X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=np.float64, reset=not warm
-        )
-        y_1d = y.ndim == 1
-        Y = y[:, None] if y_1d else y
+        X, Y, y_1d, sw, dy, d2y = P.check_data(self, X, y, dy, d2y, sample_weight, reset=not warm)
         n, d = X.shape
         m = Y.shape[1]
         if warm and m != self.n_outputs_:
@@ -289,11 +292,6 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
                 f"warm_start=True needs y with the previous fit's m = {self.n_outputs_} "
                 f"output(s), got {m}"
             )
-        sw = None
-        if sample_weight is not None:
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        dy = P.check_derivative(dy, "dy", n, m, d, order=1)
-        d2y = P.check_derivative(d2y, "d2y", n, m, d, order=2)
         source, order = P.derivative_source(
             self.derivatives, self.order, self.n_neighbors, dy, d2y, n
         )
@@ -322,28 +320,16 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
         if model is None:
             model = MLP(d, m, params["hidden"], self.activation, seed=init_seed, dtype=dtype)
         model = model.to(device=device, dtype=dtype).train()
-        lam = None
-        weights = self.weights
-        if order >= 1 and isinstance(weights, str) and weights == "differential":
-            lam, a = P.differential_weights(dys[train_idx], None if sw is None else sw[train_idx])
-            weights = (a, (1.0 - a) / d)
-        loss = SobolevLoss(
-            order=order,
-            weights=weights if order >= 1 else None,
-            projections=self.projections,
-            side=self.side,
+        lam, weights = P.loss_weights(
+            self.weights,
+            order,
+            None if dys is None else dys[train_idx],
+            None if sw is None else sw[train_idx],
         )
+        loss = SobolevLoss(order, weights=weights, projections=self.projections, side=self.side)
 
         def tensors(idx):
-            x = xs[idx] if lam is None else xs[idx] / lam
-            dv = None if dys is None else (dys[idx] if lam is None else dys[idx] * lam)
-            t = Target.from_arrays(
-                _as(ys[idx], dtype, device),
-                None if dv is None else _as(dv, dtype, device),
-                None if d2ys is None else _as(d2ys[idx], dtype, device),
-                sample_weight=None if sw is None else _as(sw[idx], dtype, device),
-            )
-            return _as(x, dtype, device), t
+            return P.training_tensors(idx, xs, ys, dys, d2ys, sw, lam, dtype, device)
 
         x_train, target = tensors(train_idx)
         per_epoch = math.ceil(n_train / batch)
@@ -370,6 +356,7 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
             steps=steps,
             lr=params["lr"],
             batch_size=None if batch == n_train else batch,
+            shuffle=bool(self.shuffle),
             seed=fit_seed,
             progress=bool(self.verbose),
             schedule=self.schedule,
@@ -389,8 +376,6 @@ class SobolevRegressor(RegressorMixin, FittedNetworkMixin, BaseEstimator):
             nn_ = self.n_neighbors
             self.n_neighbors_ = default_n_neighbors(n, d) if nn_ is None else nn_
         self.estimated_gradients_ = estimated
+        # A later partial_fit starts its own optimiser on this network.
+        self._optimizer = self._partial = None
         return self
-
-
-def _as(a: np.ndarray, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)
