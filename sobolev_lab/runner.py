@@ -218,6 +218,11 @@ def run(
     timing = {
         "wall_seconds": wall,
         "cell_seconds_total": sum(s for s in sweep.seconds if s is not None),
+        # The cells computed by this call alone: reused cells keep the seconds of the
+        # call that made them, perhaps on a busier machine.
+        "cell_seconds_computed": sum(
+            s for s, r in zip(sweep.seconds, sweep.reused, strict=True) if s is not None and not r
+        ),
         "cells_computed": sweep.done,
         "cells_reused": sweep.skipped,
         "backend": backend,

@@ -51,6 +51,9 @@ class SweepResult:
         Traceback text of each failed cell, keyed by its config hash.
     seconds : list of float or None
         Compute time per cell as recorded when it ran.
+    reused : list of bool
+        Per cell, whether it was found finished on disk (its ``seconds`` are then those
+        of an earlier call, possibly on a differently loaded machine).
     wall_time : float
         Wall-clock seconds of this call.
     """
@@ -62,6 +65,7 @@ class SweepResult:
     failed: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     seconds: list[float | None] = field(default_factory=list)
+    reused: list[bool] = field(default_factory=list)
     wall_time: float = 0.0
 
     def summary(self) -> str:
@@ -194,12 +198,14 @@ def run_sweep(
     t0 = time.perf_counter()
     out = SweepResult(configs=configs, payloads=[None] * len(configs))
     out.seconds = [None] * len(configs)
+    out.reused = [False] * len(configs)
     paths = [cell_path(out_dir, c) for c in configs]
     todo_index: dict[Path, list[int]] = {}
     for i, path in enumerate(paths):
         finished = _load_finished(path)
         if finished is not None:
             out.payloads[i], out.seconds[i] = finished["result"], finished.get("seconds")
+            out.reused[i] = True
             out.skipped += 1
         else:
             todo_index.setdefault(path, []).append(i)

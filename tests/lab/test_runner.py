@@ -48,6 +48,9 @@ def test_rerun_reuses_every_cell_and_custom_runs_get_their_own_folder(tmp_path):
     again = run(STUDY, "quick", out=tmp_path, progress=False)
     assert again.payload["timing"]["cells_reused"] == 6
     assert again.payload["timing"]["cells_computed"] == 0
+    # Reused cells keep their earlier seconds in the total but not in this call's own.
+    assert again.payload["timing"]["cell_seconds_computed"] == 0
+    assert again.payload["timing"]["cell_seconds_total"] > 0
     before = (tmp_path / "toy" / "quick" / "result.md").read_text()
     custom = run(STUDY, "quick", ["factor=4"], out=tmp_path, progress=False)
     assert custom.folder.name.startswith("quick-custom-")
@@ -120,6 +123,9 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_clean_runs_result(tmp_path):
     assert 1 <= len(_cells(folder)) < 6, "the kill should land mid-sweep"
     resumed = run(STUDY, "quick", ["sleep=0.4"], name="k", out=tmp_path / "killed", progress=False)
     assert resumed.payload["timing"]["cells_reused"] >= 1
+    t = resumed.payload["timing"]
+    # About 0.4 s per computed cell (the sleep), none for the reused ones.
+    assert 0.4 * t["cells_computed"] <= t["cell_seconds_computed"] < t["cell_seconds_total"]
     clean = run(STUDY, "quick", ["sleep=0.0"], out=tmp_path / "clean", progress=False)
     strip = lambda p: [{k: v for k, v in c["result"].items() if k != "pid"} for c in p["cells"]]  # noqa: E731
     assert strip(resumed.payload) == strip(clean.payload)
