@@ -14,10 +14,8 @@ import matplotlib.pyplot as plt
 
 from sobolev_lab.paper_figs import _io, _style
 
-# The full preset has not been run to completion yet (results/differential_ml/README.md);
-# the shipped figure reads the n = 1024 run, whose cells are the full sweep's own.
 REQUIRES = {
-    "full": ("differential_ml/n1024/result.json",),
+    "full": ("differential_ml/full/result.json",),
     "quick": ("differential_ml/quick/result.json",),
 }
 
