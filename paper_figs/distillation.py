@@ -16,10 +16,8 @@ import matplotlib.pyplot as plt
 
 from sobolev_lab.paper_figs import _io, _style
 
-# The new-design full run is not shipped yet (see results/distillation/README.md); the
-# figure draws the earlier full run until it is.
 REQUIRES = {
-    "full": ("distillation/full-v1/result.json",),
+    "full": ("distillation/full/result.json",),
     "quick": ("distillation/quick/result.json",),
 }
 PANELS = (
