@@ -19,8 +19,7 @@ from sobolev_lab.experiments.synthetic_gradients.study import variant
 from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {
-    # The shipped run of the full preset stopped at 8 of its 10 seeds (see the README).
-    "full": ("synthetic_gradients/full-8seeds/result.json",),
+    "full": ("synthetic_gradients/full/result.json",),
     "quick": ("synthetic_gradients/quick/result.json",),
 }
 DIAGNOSTICS = (

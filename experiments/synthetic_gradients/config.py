@@ -131,7 +131,11 @@ class SGConfig(StudyConfig):
         ["raw:1", "raw:0.1", "raw:0.01", "raw:0.001", "norm:0.1"],
         "trial value weights of sobolev_critic: raw:W (weights W, 1) or norm:W (W/s_v, 1/s_g)",
     )
-    sobolev_module_lr: float = param(1e-3, "module learning rate of sobolev_critic")
+    sobolev_module_lr: float = param(
+        1e-2,
+        "module learning rate of sobolev_critic (the rate every other critic chose on "
+        "validation from module_lr_grid in the first full run)",
+    )
     hidden: tuple[int, ...] = param([128, 128, 128], "three MLP widths")
     channels: tuple[int, ...] = param([16, 16, 16], "three CNN block widths")
     module_width: int = param(64, "hidden units (MLP cuts) or channels (CNN cuts) of a module")
