@@ -21,7 +21,6 @@ the data and pass them as ``dy`` instead.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from sklearn.utils import check_random_state
 from torch import nn
 
 from sobolev import _estimator_params as P
-from sobolev._training import train
+from sobolev._training import loss_steps, train
 from sobolev.loss import SobolevLoss
 from sobolev.models import MLP
 from sobolev.target import Target
@@ -245,23 +244,9 @@ def _one_epoch(
     else:
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         slices = list(order.split(batch))
-    history: dict[str, list[float]] = {"total": [], "lr": []}
-    history.update({f"order{k}": [] for k in range(loss.order + 1)})
-
-    def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
-        xb, tb = (x, target) if idx is None else (x[idx.to(x.device)], target[idx.to(x.device)])
-        value = loss(net, xb, tb, generator=generator)
-        if not math.isfinite(loss.components["total"]):
-            raise FloatingPointError(
-                f"loss became {loss.components['total']} at step {step} of this partial_fit "
-                f"epoch (components {loss.components}); lower learning_rate_init"
-            )
-        return value
-
-    def after_step(step: int, step_lr: float) -> None:
-        for key, val in loss.components.items():
-            history[key].append(val)
-        history["lr"].append(step_lr)
+    history, step_loss, after_step = loss_steps(
+        loss, net, x, target, generator, "in partial_fit: lower learning_rate_init"
+    )
 
     # As sobolev.fit: any randomness inside the model is seeded, the caller's RNG kept.
     with torch.random.fork_rng(devices=[]):

@@ -210,6 +210,45 @@ class EarlyStopping:
         }
 
 
+def loss_steps(loss, model, x: torch.Tensor, target, generator: torch.Generator, hint: str):
+    """The per-step callbacks of :func:`train` for one Sobolev loss on ``(x, target)``.
+
+    Returns
+    -------
+    history : dict of str to list of float
+        ``total``, ``order0``..``order{k}`` and ``lr`` per step, filled by ``after_step``.
+    step_loss : callable
+        ``step_loss(step, idx)``: the loss on the minibatch ``idx`` (None: all of ``x``);
+        raises FloatingPointError naming ``hint`` when it is NaN or inf.
+    after_step : callable
+        Records the step's components; every 50 steps returns the loss for the bar.
+    """
+    history: dict[str, list[float]] = {"total": [], "lr": []}
+    history.update({f"order{k}": [] for k in range(loss.order + 1)})
+
+    def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
+        if idx is None:
+            xb, tb = x, target
+        else:
+            idx = idx.to(x.device)
+            xb, tb = x[idx], target[idx]
+        value = loss(model, xb, tb, generator=generator)
+        if not math.isfinite(loss.components["total"]):
+            raise FloatingPointError(
+                f"loss became {loss.components['total']} at step {step} "
+                f"(components {loss.components}); {hint}"
+            )
+        return value
+
+    def after_step(step: int, step_lr: float) -> str | None:
+        for key, val in loss.components.items():
+            history[key].append(val)
+        history["lr"].append(step_lr)
+        return f"{loss.components['total']:.3g}" if step % 50 == 0 else None
+
+    return history, step_loss, after_step
+
+
 def train(
     opt: torch.optim.Optimizer,
     step_loss: Callable[[int, torch.Tensor | None], torch.Tensor],

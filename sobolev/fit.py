@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -15,6 +14,7 @@ from sobolev._training import (
     check_early_stopping,
     check_schedule,
     check_seed,
+    loss_steps,
     minibatches,
     progress_enabled,
     train,
@@ -160,30 +160,12 @@ def fit(
 
     make_opt = optimizer or torch.optim.Adam
     opt = make_opt(params, lr=lr, weight_decay=weight_decay)
-    history: dict[str, Any] = {"total": [], "lr": []}
-    history.update({f"order{k}": [] for k in range(loss.order + 1)})
     generator = torch.Generator().manual_seed(seed)
     batches = minibatches(n, batch_size, generator, shuffle=bool(shuffle))
-
-    def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
-        if idx is None:
-            xb, tb = x, target
-        else:
-            idx = idx.to(x.device)
-            xb, tb = x[idx], target[idx]
-        value = loss(model, xb, tb, generator=generator)
-        if not math.isfinite(loss.components["total"]):
-            raise FloatingPointError(
-                f"loss became {loss.components['total']} at step {step} "
-                f"(components {loss.components}); lower lr or check the targets' scale"
-            )
-        return value
-
-    def after_step(step: int, step_lr: float) -> str | None:
-        for key, val in loss.components.items():
-            history[key].append(val)
-        history["lr"].append(step_lr)
-        return f"{loss.components['total']:.3g}" if step % 50 == 0 else None
+    history: dict[str, Any]
+    history, step_loss, after_step = loss_steps(
+        loss, model, x, target, generator, "lower lr or check the targets' scale"
+    )
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
