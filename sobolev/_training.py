@@ -132,6 +132,11 @@ class EarlyStopping:
     metric is not below ``best - tol * |best|``. A member that has run out of patience
     keeps its best state frozen (later evaluations are recorded but ignored), so each
     member ends exactly where its own sequential run would have stopped.
+
+    A trainer that stops computing stopped members calls :meth:`track` with the smaller
+    stack's tensors: ``evaluate`` then returns the metric of the tracked members only,
+    best states are taken from the tracked tensors, and :meth:`restore` still loads every
+    member's best state into the original ``state``.
     """
 
     def __init__(
@@ -155,6 +160,25 @@ class EarlyStopping:
         self.stopped_step = torch.full((n_members,), -1, dtype=torch.long)
         self.val_step: list[int] = []
         self.val: list[torch.Tensor] = []
+        # The tensors training updates now and the members their leading rows hold
+        # (None: all of them, in ``state`` itself).
+        self.live, self.members = self.state, None
+
+    def track(self, live: Sequence[torch.Tensor], members: torch.Tensor) -> None:
+        """Follow a stack holding only ``members`` (full indices, in increasing order).
+
+        ``live`` matches ``state`` tensor by tensor with ``len(members)`` rows. Every
+        member left out must have stopped; in ``val`` its entries then repeat its last
+        recorded value.
+        """
+        if not self.member_axis:
+            raise ValueError("track needs member_axis=True")
+        members = torch.as_tensor(members, dtype=torch.long).cpu().reshape(-1)
+        left_out = torch.ones_like(self.stopped)
+        left_out[members] = False
+        if not bool(self.stopped[left_out].all()) or not self.val:
+            raise ValueError("only members that have stopped can be left out of the stack")
+        self.live, self.members = list(live), members
 
     def due(self, step: int, steps: int) -> bool:
         """Whether to evaluate after ``step`` optimiser steps (always after the last)."""
@@ -164,6 +188,9 @@ class EarlyStopping:
     def update(self, step: int) -> bool:
         """Evaluate after ``step`` steps; return True when every member has stopped."""
         value = self.evaluate().detach().to("cpu", torch.float64).reshape(-1)
+        if self.members is not None:
+            # The members left out of the stack have stopped: repeat their last value.
+            value = self.val[-1].index_copy(0, self.members, value)
         self.val_step.append(step)
         self.val.append(value)
         active = ~self.stopped
@@ -189,11 +216,14 @@ class EarlyStopping:
         return bool(self.stopped.all())
 
     def _snapshot(self, mask: torch.Tensor) -> None:
-        for best, now in zip(self.best_state, self.state, strict=True):
-            if self.member_axis:
+        rows = None if self.members is None else mask[self.members]
+        for best, now in zip(self.best_state, self.live, strict=True):
+            if not self.member_axis:
+                best.copy_(now.detach())
+            elif rows is None:
                 best[mask.to(best.device)] = now.detach()[mask.to(now.device)]
             else:
-                best.copy_(now.detach())
+                best[self.members[rows].to(best.device)] = now.detach()[rows.to(now.device)]
 
     @torch.no_grad()
     def restore(self, steps_run: int) -> dict[str, Any]:
@@ -261,6 +291,7 @@ def train(
     progress: bool,
     desc: str,
     early: EarlyStopping | None = None,
+    after_eval: Callable[[int], None] | None = None,
 ) -> int:
     """Run up to ``steps`` optimiser steps; return how many ran.
 
@@ -268,7 +299,8 @@ def train(
     back-propagates ``step_loss(step, idx)`` and steps ``opt``; ``after_step(step, lr)``
     records the history and may return a progress-bar label. With ``early`` the model
     is evaluated before training and every ``eval_every`` steps (and after the last),
-    and the loop ends once every member has run out of patience.
+    and the loop ends once every member has run out of patience; ``after_eval(step)``
+    is called after each evaluation that ends neither the loop nor the budget.
     """
     if early is not None and early.update(0):
         return 0
@@ -284,7 +316,10 @@ def train(
         label = after_step(step, step_lr)
         if label is not None:
             bar.set_postfix(loss=label)
-        if early is not None and early.due(step + 1, steps) and early.update(step + 1):
-            bar.close()
-            return step + 1
+        if early is not None and early.due(step + 1, steps):
+            if early.update(step + 1):
+                bar.close()
+                return step + 1
+            if after_eval is not None and step + 1 < steps:
+                after_eval(step + 1)
     return steps

@@ -197,6 +197,13 @@ def check_nonnegative_int(value: Any, name: str) -> int:
     return check_positive_int(value, name, minimum=0)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` as bool if it is True or False (numpy bools too, nothing else)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_positive_float(value: Any, name: str) -> float:
     """Return ``value`` as float if it is a finite real number > 0 (bool is refused)."""
     if not _is_real(value) or not math.isfinite(value) or value <= 0:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sobolev._compaction import MemberStack, compact_if_due
 from sobolev._training import (
     EarlyStopping,
     check_early_stopping,
@@ -43,6 +44,7 @@ from sobolev._training import (
 )
 from sobolev._validation import (
     as_tensor,
+    check_bool,
     check_member_data,
     check_member_layers,
     check_member_validation,
@@ -270,6 +272,7 @@ def fit_ensemble(
     patience: int | None = None,
     tol: float = 0.0,
     weight_decay: Any = 0.0,
+    compact: bool = True,
 ) -> dict[str, np.ndarray]:
     """Train every member of ``ensemble`` on its own data with Adam, all at once.
 
@@ -305,12 +308,27 @@ def fit_ensemble(
         :func:`sobolev.fit`: each member keeps its own best state, and a member that
         has run out of patience keeps the state it stopped with, so every member
         ends as its own :func:`sobolev.fit` run would. Training ends when every
-        member has stopped.
+        member has stopped (see ``compact`` for the members that stopped before).
     val_metric : {"values", "loss"}
         As in :func:`sobolev.fit`; ``"loss"`` uses each member's ``(w0, w1)`` and
         needs ``dy_val`` when any ``w1`` is positive.
     eval_every, patience, tol
         As in :func:`sobolev.fit`.
+    weight_decay : float or array (E,)
+        Adam's coupled L2 decay, per member: ``wd_e * theta_e`` is added to member
+        ``e``'s gradient (the gradient of ``0.5 * wd_e * |theta_e|^2``, all layers and
+        biases), as ``torch.optim.Adam(weight_decay=wd_e)`` does.
+    compact : bool
+        With ``patience``, stop computing members that have stopped: at an evaluation
+        where at least half of the members still computed have run out of patience,
+        training goes on with a stack of the active members only (parameters, Adam's
+        state and data sliced; the minibatch order is unchanged). Active members follow
+        the same trajectory, and every member ends in the same best state, as with
+        ``compact=False``, which computes every member until the last one stops. After
+        a stopped member has been left out, its training-loss history (``total``,
+        ``order0``, ``order1``) repeats its value at the last computed step and its
+        ``val`` entries its last computed value; up to its ``stopped_step`` the
+        history is the same either way.
 
     Returns
     -------
@@ -319,6 +337,9 @@ def fit_ensemble(
         (unweighted terms; ``order1`` is 0 where no derivatives were fitted), ``"lr"``
         (steps,). With ``validation`` also ``"val_step"`` (n_evals,), ``"val"``
         (n_evals, E), and per member ``"best_step"``, ``"best_val"``, ``"stopped_step"``.
+        With ``compact``, after a member stops (and has been left out of the stack),
+        its training-loss history repeats its value at the last computed step and its
+        ``val`` its last computed value.
 
     Raises
     ------
@@ -329,6 +350,7 @@ def fit_ensemble(
     """
     if not isinstance(ensemble, MLPEnsemble):
         raise ValueError(f"ensemble must be an MLPEnsemble, got {type(ensemble).__name__}")
+    compact = check_bool(compact, "compact")
     ref = ensemble.layers[0]
     e = ensemble.n_members
     w = check_member_weights(weights, e, like=ref)
@@ -343,15 +365,16 @@ def fit_ensemble(
     )
     w0, w1 = w[:, 0], w[:, 1]
     wd = check_member_weight_decay(weight_decay, e, like=ref)
+    data = {"x": xt, "y": yt, "dy": dyt, "w0": w0, "w1": w1, "wd": wd}
     early = None
     if validation is not None:
         need = sobolev and val_metric == "loss"
         xv, yv, dyv = check_member_validation(validation, need_dy=need, **shapes)
-        if val_metric == "values":
-            dyv = None
+        data.update(xv=xv, yv=yv, dyv=dyv if val_metric == "loss" else None)
 
         def evaluate() -> torch.Tensor:
-            total, l0, _ = _member_losses(ensemble, xv, yv, dyv, w0, w1)
+            t = stack.tensors  # the members computed now
+            total, l0, _ = _member_losses(stack.model, t["xv"], t["yv"], t["dyv"], t["w0"], t["w1"])
             return total if val_metric == "loss" else l0
 
         early = EarlyStopping(
@@ -359,25 +382,22 @@ def fit_ensemble(
             patience=patience, tol=tol, member_axis=True,
         )  # fmt: skip
 
-    params = list(ensemble.parameters())
-    opt = torch.optim.Adam(params, lr=lr, fused=True)
+    opt = torch.optim.Adam(list(ensemble.parameters()), lr=lr, fused=True)
+    stack = MemberStack(ensemble, opt, data)
+    if wd is not None:
+        opt.register_step_pre_hook(lambda *_: stack.decay_gradients())
     hist = {k: torch.zeros(steps, e, dtype=ref.dtype) for k in ("total", "order0", "order1")}
     lrs = np.zeros(steps)
     batches = minibatches(n, batch_size, torch.Generator().manual_seed(seed))
 
     def step_loss(step: int, idx: torch.Tensor | None) -> torch.Tensor:
-        if idx is None:
-            xb, yb, dyb = xt, yt, dyt
-        else:
-            xb, yb = xt[:, idx], yt[:, idx]
-            dyb = None if dyt is None else dyt[:, idx]
-        total, l0, l1 = _member_losses(ensemble, xb, yb, dyb, w0, w1)
-        if l1 is not None:
-            hist["order1"][step] = l1.detach()
-        hist["order0"][step] = l0.detach()
-        hist["total"][step] = total.detach()
-        if wd is not None:  # Adam's coupled L2 decay per member: grad of wd/2 |theta_e|^2
-            total = total + 0.5 * wd * sum(p.pow(2).flatten(1).sum(1) for p in params)
+        t = stack.tensors
+        xb, yb, dyb = t["x"], t["y"], t["dy"]
+        if idx is not None:
+            xb, yb = xb[:, idx], yb[:, idx]
+            dyb = None if dyb is None else dyb[:, idx]
+        total, l0, l1 = _member_losses(stack.model, xb, yb, dyb, t["w0"], t["w1"])
+        stack.record(hist, step, {"order1": l1, "order0": l0, "total": total})
         return total.sum()
 
     def after_step(step: int, step_lr: float) -> str | None:
@@ -388,9 +408,16 @@ def fit_ensemble(
             return f"{float(hist['total'][step].mean()):.3g}"
         return None
 
+    after_eval = None
+    if compact and early is not None and patience is not None:
+
+        def after_eval(step: int) -> None:
+            compact_if_due(stack, early)
+
     ran = train(
         opt, step_loss, lr=lr, schedule=schedule, steps=steps, batches=batches,
         after_step=after_step, progress=progress, desc="ensemble", early=early,
+        after_eval=after_eval,
     )  # fmt: skip
     check_finite_rows(hist["total"], 0, ran)
     out = {k: v[:ran].numpy() for k, v in hist.items()}

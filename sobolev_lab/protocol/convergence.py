@@ -97,9 +97,10 @@ def converged_members(
 ) -> list[bool]:
     """:func:`converged` for every member of an early-stopped ``fit_ensemble`` history.
 
-    A member that ran out of patience keeps being trained with the others (its best
-    state is restored at the end), so its held-out curve is judged only up to its
-    ``stopped_step``.
+    After a member runs out of patience its later held-out values are either those of
+    further training (``compact=False``) or repeats of its last value (``compact=True``),
+    and its best state is restored at the end, so its held-out curve is judged only up
+    to its ``stopped_step``.
 
     Parameters
     ----------
