@@ -52,7 +52,7 @@ class SamplesConfig(StudyConfig):
     functions: tuple[str, ...] = param(
         ["styblinski_tang", "rosenbrock"], "registry targets of sobolev_lab.theory.functions"
     )
-    dims: tuple[int, ...] = param([1, 2], "input dimensions (rosenbrock needs d >= 2)")
+    dims: tuple[int, ...] = param([1, 2, 4, 8], "input dimensions (rosenbrock needs d >= 2)")
     activations: tuple[str, ...] = param(["tanh"], "activations of sobolev.models")
     methods: tuple[str, ...] = param(
         ["order0", "order1", "order1_unit"], f"methods, from {tuple(METHODS)}"
@@ -64,7 +64,7 @@ class SamplesConfig(StudyConfig):
     seeds: tuple[int, ...] = param([0, 1, 2], "seeds (data pool and initial weights per seed)")
     adam_steps: int = param(100, "full-batch Adam steps (cosine schedule) before L-BFGS")
     lr: float = param(1e-2, "initial Adam learning rate")
-    lbfgs_iters: int = param(300, "L-BFGS iterations after Adam (strong-Wolfe line search)")
+    lbfgs_iters: int = param(600, "L-BFGS iterations after Adam (backtracking line search)")
     eval_every: int = param(50, "evaluation period of the convergence curve, in iterations")
     fit_min_n: int = param(16, "smallest n used by the power-law fits")
     targets_l2: tuple[float, ...] = param(

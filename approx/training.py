@@ -3,7 +3,7 @@
 The approximation studies ask how well a network *can* fit a smooth target, so the
 optimiser must not be the bottleneck. Every network is trained in float64, first by
 full-batch Adam with a cosine schedule (all members of a cell at once: Adam is
-per-parameter, so members stay independent), then by L-BFGS with a strong-Wolfe line
+per-parameter, so members stay independent), then by L-BFGS with a backtracking (Armijo) line
 search per member (:class:`.lbfgs.BatchedLBFGS`: one curvature history and one
 line search per member, vectorised over the members).
 

@@ -47,9 +47,8 @@ _FULL_TARGETS = [
     ["styblinski_tang", 1, [4, 16, 64, 256]],
     ["styblinski_tang", 2, [8, 32, 128]],
 ]
-#: d = 2 costs about as much as all of d = 1; the full preset trains it for tanh only
-#: (the 2-core budget of issue #15, on a machine shared by ~8 engineers).
-_ACTIVATIONS_2D = ["tanh"]
+_ACTIVATIONS_2D = list(ACTIVATIONS)
+INITS = ("spread", "default")
 
 
 @dataclass(frozen=True)
@@ -63,12 +62,24 @@ class UniversalConfig(StudyConfig):
     methods: tuple[str, ...] = param(list(TRAINED), f"methods, from {TRAINED}")
     seeds: tuple[int, ...] = param([0, 1, 2], "seeds (data and initial weights per seed)")
     activations_2d: tuple[str, ...] = param(_ACTIVATIONS_2D, "activations trained for d = 2")
-    adam_steps: int = param(200, "full-batch Adam steps (cosine schedule) before L-BFGS")
-    lr: float = param(1e-2, "initial Adam learning rate")
-    lbfgs_iters: int = param(600, "L-BFGS iterations after Adam (strong-Wolfe line search)")
+    init: Literal["spread", "default"] = param(
+        "spread",
+        "initial network: 'spread' moves every unit's transition through a uniform point "
+        "of the domain and fits the output layer to each member's own loss by least "
+        "squares (approx.init); 'default': PyTorch's initialisation",
+    )
+    adam_steps: int = param(1000, "full-batch Adam steps (cosine schedule) before L-BFGS")
+    lr: float = param(1e-3, "initial Adam learning rate")
+    lbfgs_iters: int = param(1000, "L-BFGS iterations after Adam (backtracking line search)")
+    lbfgs_iters_narrow: int = param(
+        6000,
+        "L-BFGS iterations of networks with at most narrow_params parameters (cheap cells "
+        "whose small non-convex fits were measured to need more than lbfgs_iters)",
+    )
+    narrow_params: int = param(64, "parameter count up to which lbfgs_iters_narrow applies")
     eval_every: int = param(50, "held-out evaluation period, in iterations")
     points_per_param: int = param(10, "training points per network parameter")
-    max_points: int = param(512, "cap on the training points per input dimension (compute)")
+    max_points: int = param(1024, "cap on the training points per input dimension (compute)")
     warm_start: bool = param(True, "1-D ReLU: also train from the explicit construction")
     norm_quality: Literal["low", "high"] = param("high", "quadrature of the error norms")
 
@@ -80,12 +91,15 @@ class UniversalConfig(StudyConfig):
             raise ValueError(f"methods: expected a non-empty subset of {TRAINED}")
         if not self.seeds:
             raise ValueError("seeds: need at least one seed")
-        for key in ("adam_steps", "lbfgs_iters", "eval_every", "points_per_param", "max_points"):
+        keys = ("adam_steps", "lbfgs_iters", "lbfgs_iters_narrow", "narrow_params")
+        for key in (*keys, "eval_every", "points_per_param", "max_points"):
             if key == "adam_steps" and self.adam_steps == 0:
                 continue
             check_positive_int(getattr(self, key), key)
         if not (isinstance(self.lr, float) and 0 < self.lr < float("inf")):
             raise ValueError(f"lr must be a positive finite float, got {self.lr!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init: expected one of {INITS}, got {self.init!r}")
         if self.norm_quality not in ("low", "high"):
             raise ValueError(f"norm_quality: expected 'low' or 'high', got {self.norm_quality!r}")
         if not self.targets:
@@ -100,6 +114,11 @@ class UniversalConfig(StudyConfig):
             for w in widths:
                 if isinstance(w, bool) or not isinstance(w, int) or w < 1:
                     raise ValueError(f"targets: widths must be positive integers, got {w!r}")
+
+
+def _lbfgs_iters(preset: dict[str, Any], dim: int, width: int) -> int:
+    narrow = (dim + 2) * width + 1 <= preset["narrow_params"]
+    return int(preset["lbfgs_iters_narrow" if narrow else "lbfgs_iters"])
 
 
 def cells(config: UniversalConfig) -> list[dict[str, Any]]:
@@ -124,7 +143,8 @@ def cells(config: UniversalConfig) -> list[dict[str, Any]]:
                         "methods": list(preset["methods"]),
                         "warm_start": bool(preset["warm_start"] and act == "relu" and dim == 1),
                         "seeds": [int(s) for s in preset["seeds"]],
-                        **{k: preset[k] for k in ("adam_steps", "lr", "lbfgs_iters", "eval_every")},
+                        **{k: preset[k] for k in ("init", "adam_steps", "lr", "eval_every")},
+                        "lbfgs_iters": _lbfgs_iters(preset, dim, w),
                         "norm_quality": preset["norm_quality"],
                     }
                 )
@@ -153,6 +173,7 @@ STUDY = Study(
             "seeds": [0, 1],
             "adam_steps": 40,
             "lbfgs_iters": 40,
+            "lbfgs_iters_narrow": 40,
             "eval_every": 10,
             "max_points": 128,
             "norm_quality": "low",

@@ -21,6 +21,7 @@ import torch
 from sobolev.ensemble import MLPEnsemble
 from sobolev_lab.approx.common import METRICS, ScaledNetwork, errors_of, scaled_data, scaling_of
 from sobolev_lab.approx.common import target_function as _target
+from sobolev_lab.approx.init import spread_init
 from sobolev_lab.approx.training import train_members
 from sobolev_lab.theory.constructions.relu_universal import relu_interpolant_1d
 
@@ -69,6 +70,11 @@ def construction_members(name: str, width: int, count: int) -> MLPEnsemble:
     return MLPEnsemble([stack(w1), stack(w2)], [stack(b1), stack(b2)], "relu")
 
 
+def _weights(methods: list[str], balanced: float) -> list[list[float]]:
+    """``(w0, w1)`` per member, the balanced weight filled in."""
+    return [[w0, balanced if w1 is None else w1] for w0, w1 in (METHOD_WEIGHTS[m] for m in methods)]
+
+
 def _data(name: str, dim: int, n: int, seed: int) -> tuple[np.ndarray, ...]:
     u, t, dt, _ = scaled_data(name, dim, _target(name, dim).sample(n, seed=seed), order=1)
     return u, t, dt
@@ -88,9 +94,18 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     width, seeds = config["width"], config["seeds"]
     methods = list(config["methods"])
     members = [(s, m) for s in seeds for m in methods]
+    n = config["n_train"]
+    stack = lambda rows: tuple(np.stack([r[i] for r in rows]) for i in range(3))  # noqa: E731
     ens = MLPEnsemble.from_seeds(
         dim, 1, [width], config["activation"], [s for s, _ in members], dtype=torch.float64
     )
+    balanced = 1.0 / scaling_of(name, dim).grad_sq_mean
+    if config.get("init", "default") == "spread":
+        u, t, dt = (
+            torch.as_tensor(a) for a in stack([_data(name, dim, n, 10_000 + s) for s, _ in members])
+        )
+        w = torch.tensor(_weights([m for _, m in members], balanced))
+        spread_init(ens, u, t, [s for s, _ in members], dy=dt, weights=w)
     if config.get("warm_start"):
         warm = construction_members(name, width, len(seeds))
         ens = MLPEnsemble(
@@ -99,14 +114,9 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
             "relu",
         )
         members += [(s, "warm_start") for s in seeds]
-    n = config["n_train"]
     train = [_data(name, dim, n, 10_000 + s) for s, _ in members]
     val = [_data(name, dim, max(n // 4, 64), 30_000 + s) for s, _ in members]
-    stack = lambda rows: tuple(np.stack([r[i] for r in rows]) for i in range(3))  # noqa: E731
-    balanced = 1.0 / scaling_of(name, dim).grad_sq_mean
-    weights = np.array(
-        [[w0, balanced if w1 is None else w1] for w0, w1 in (METHOD_WEIGHTS[m] for _, m in members)]
-    )
+    weights = np.array(_weights([m for _, m in members], balanced))
     start = [copy.deepcopy(net) for net in ens.to_models()] if config.get("warm_start") else None
     t0 = time.perf_counter()
     reports = train_members(

@@ -17,8 +17,7 @@ import numpy as np
 from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {
-    # The full preset has not finished yet (results/samples/README.md): the partial run.
-    "full": ("samples/full-partial/result.json",),
+    "full": ("samples/full/result.json",),
     "quick": ("samples/quick/result.json",),
 }
 METRICS = (("l2", "$L^2$"), ("w12", "$W^{1,2}$"))
@@ -71,6 +70,9 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
                         color=color,
                         linewidth=0.9,
                     )
+            if not ax.lines:  # e.g. Rosenbrock has no 1-D form
+                ax.set_axis_off()
+                continue
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.legend(fontsize=6, frameon=False, loc="lower left")
@@ -80,7 +82,7 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
                 ax.set_title(f"d = {dim}")
         axes[-1, col].set_xlabel("training points n")
     fig.suptitle(
-        "Sample complexity (converged float64 tanh MLP; geometric mean over seeds, "
+        "Sample complexity (float64 tanh MLP, Adam then L-BFGS; geometric mean over seeds, "
         "band: min-max; dashed: fitted C n^-a)"
     )
     fig.tight_layout()

@@ -16,8 +16,7 @@ from sobolev_lab.paper_figs import _io, _style
 from sobolev_lab.stats import mean_sem
 
 REQUIRES = {
-    # The full preset has not finished yet (results/universal/README.md): the partial run.
-    "full": ("universal/full-partial/result.json",),
+    "full": ("universal/full/result.json",),
     "quick": ("universal/quick/result.json",),
 }
 METRICS = (("l2", "$L^2$"), ("w12", "$W^{1,2}$"), ("w1inf", "$W^{1,\\infty}$"))
