@@ -1,7 +1,8 @@
 """Universal approximation in Sobolev norms: error vs width (paper RQ4, Theorem 1).
 
 For registry targets in d = 1 and 2, one-hidden-layer MLPs of growing width are
-trained to convergence (float64; full-batch Adam, then L-BFGS: :mod:`.training`) on a
+trained (float64; the spread initialisation of :mod:`.init`, full-batch Adam, then
+L-BFGS: :mod:`.training`) on a
 dense uniform sample of ``points_per_param`` x parameters points (at most
 ``max_points`` x d: compute), by regular (order 0) and Sobolev (order 1) training, with relu,
 leaky_relu, softplus and tanh. The distance to the target on the whole domain is

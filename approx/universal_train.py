@@ -2,9 +2,10 @@
 
 One cell is one (target, activation, width): every (seed, method) is a member of one
 float64 :class:`sobolev.ensemble.MLPEnsemble` trained by :func:`.training.train_members`
-(Adam, then L-BFGS; regular and Sobolev members of a seed share the initial weights and
-the data). For ReLU in 1-D the cell also trains, per seed, a ``warm_start`` member:
-regular training started from the explicit interpolant of the same width
+(with ``init="spread"`` first :func:`.init.spread_init`; then Adam, then L-BFGS; regular
+and Sobolev members of a seed share the hidden layer's initial weights and the data).
+For ReLU in 1-D the cell also trains, per seed, a ``warm_start`` member: regular
+training started from the explicit interpolant of the same width
 (:func:`sobolev_lab.theory.constructions.relu_universal.relu_interpolant_1d`, mapped to
 the scaled coordinates), to see whether the optimiser keeps the construction.
 """
