@@ -101,10 +101,10 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         dim, 1, [width], config["activation"], [s for s, _ in members], dtype=torch.float64
     )
     balanced = 1.0 / scaling_of(name, dim).grad_sq_mean
+    # Warm-start members (appended below) train on their seed's data too.
+    train = [_data(name, dim, n, 10_000 + s) for s, _ in members]
     if config.get("init", "default") == "spread":
-        u, t, dt = (
-            torch.as_tensor(a) for a in stack([_data(name, dim, n, 10_000 + s) for s, _ in members])
-        )
+        u, t, dt = (torch.as_tensor(a) for a in stack(train))
         w = torch.tensor(_weights([m for _, m in members], balanced))
         spread_init(ens, u, t, [s for s, _ in members], dy=dt, weights=w)
     if config.get("warm_start"):
@@ -115,7 +115,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
             "relu",
         )
         members += [(s, "warm_start") for s in seeds]
-    train = [_data(name, dim, n, 10_000 + s) for s, _ in members]
+        train += train[:: len(methods)]
     val = [_data(name, dim, max(n // 4, 64), 30_000 + s) for s, _ in members]
     weights = np.array(_weights([m for _, m in members], balanced))
     start = [copy.deepcopy(net) for net in ens.to_models()] if config.get("warm_start") else None

@@ -15,7 +15,7 @@ import torch
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 from torch import nn
 
-from sobolev._validation import check_positive_int
+from sobolev._validation import check_bool, check_positive_int
 from sobolev.loss import SobolevLoss
 from sobolev.models import ACTIVATIONS
 from sobolev.standardize import Standardizer
@@ -92,10 +92,8 @@ def check_params(est) -> dict[str, Any]:
         check_positive_int(est.max_iter, "max_iter")
     out["tol"] = _check_real(est.tol, "tol", low=0.0, low_open=False)
     check_positive_int(est.n_iter_no_change, "n_iter_no_change")
-    if not isinstance(est.warm_start, bool | np.bool_):
-        raise ValueError(f"warm_start must be True or False, got {est.warm_start!r}")
-    if not isinstance(est.shuffle, bool | np.bool_):
-        raise ValueError(f"shuffle must be a bool (True or False), got {est.shuffle!r}")
+    check_bool(est.warm_start, "warm_start")
+    check_bool(est.shuffle, "shuffle")
     es = est.early_stopping
     if not (isinstance(es, bool | np.bool_) or (isinstance(es, str) and es == "auto")):
         raise ValueError(f'early_stopping must be True, False or "auto", got {es!r}')
