@@ -24,7 +24,7 @@ from sobolev.target import Target
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 AUTO_DTYPE = "auto"
 DERIVATIVES = ("auto", "given", "estimate", "none")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "one_cycle")
 
 # Automatic minibatches: full batch up to FULL_BATCH_MAX samples; above it about
 # BATCHES_PER_EPOCH minibatches per epoch (Huge & Savine's recipe), never smaller than

@@ -262,7 +262,7 @@ def fit_ensemble(
     weights: Any = (1.0, 1.0),
     steps: int = 1000,
     lr: float = 1e-3,
-    schedule: Literal["constant", "cosine"] = "constant",
+    schedule: Literal["constant", "cosine", "one_cycle"] = "constant",
     batch_size: int | None = None,
     seed: int = 0,
     progress: bool = True,

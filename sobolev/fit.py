@@ -38,7 +38,7 @@ def fit(
     shuffle: bool = True,
     seed: int = 0,
     progress: bool = True,
-    schedule: Literal["constant", "cosine"] = "constant",
+    schedule: Literal["constant", "cosine", "one_cycle"] = "constant",
     weight_decay: float = 0.0,
     optimizer: Callable[..., torch.optim.Optimizer] | None = None,
     validation: tuple[Any, Target] | None = None,
@@ -78,8 +78,10 @@ def fit(
         an identical history on CPU. None is refused: every run is seeded.
     progress : bool
         Show a tqdm bar (never when stderr is not a terminal or ``CI`` is set).
-    schedule : {"constant", "cosine"}
-        Learning-rate schedule over ``steps``.
+    schedule : {"constant", "cosine", "one_cycle"}
+        Learning-rate schedule over ``steps``: constant, cosine decay to 0, or Huge &
+        Savine's one-cycle (a warm-up to the peak ``lr`` over the first fifth, then
+        annealing to ``1e-7 lr``).
     weight_decay : float
         Passed to the optimiser.
     optimizer : callable, optional

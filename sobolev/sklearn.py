@@ -95,8 +95,10 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
     max_iter : int or "auto", default="auto"
         Epochs (passes over the training samples). ``"auto"``: enough epochs for about
         2000 optimiser steps at any N.
-    schedule : {"cosine", "constant"}, default="cosine"
-        Learning rate over the training budget: cosine decay to 0, or constant.
+    schedule : {"cosine", "constant", "one_cycle"}, default="cosine"
+        Learning rate over the training budget: cosine decay to 0, constant, or the
+        one-cycle schedule of Huge & Savine's twin net (peak ``learning_rate_init`` at
+        a fifth of the budget, then annealing to ``1e-7`` times it).
     tol : float, default=1e-4
         With early stopping: the relative improvement of the held-out error that
         counts as progress.
@@ -205,7 +207,7 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         shuffle: bool = True,
         learning_rate_init: float = 1e-2,
         max_iter: int | Literal["auto"] = "auto",
-        schedule: Literal["cosine", "constant"] = "cosine",
+        schedule: Literal["cosine", "constant", "one_cycle"] = "cosine",
         tol: float = 1e-4,
         n_iter_no_change: int = 20,
         early_stopping: bool | Literal["auto"] = "auto",

@@ -235,3 +235,32 @@ def test_a_non_finite_held_out_metric_raises():
         FloatingPointError, match=r"member\(s\) \[1\] became non-finite after step 1"
     ):
         early.update(1)
+
+
+def test_one_cycle_schedule_is_huge_and_savines_piecewise_linear_shape():
+    from sobolev._training import learning_rate
+
+    steps, lr = 1000, 0.1
+    knots_t = [0.0, 0.2, 0.6, 0.9, 1.0]
+    knots_lr = [1e-8, 0.1, 0.01, 1e-6, 1e-8]  # the twin net's published knots at peak 0.1
+    for step in (0, 1, 57, 199, 200, 201, 444, 600, 750, 899, 900, 999, 1000):
+        expect = float(np.interp(step / steps, knots_t, knots_lr))
+        assert learning_rate(lr, "one_cycle", step, steps) == pytest.approx(expect, rel=1e-12)
+
+
+def test_one_cycle_schedule_trains_through_fit_and_the_estimator():
+    import torch
+
+    from sobolev import MLP, Target, fit
+    from sobolev.sklearn import SobolevRegressor
+
+    x = torch.linspace(-1, 1, 32, dtype=torch.float64)[:, None]
+    target = Target.from_arrays(torch.sin(3 * x)[:, 0], 3 * torch.cos(3 * x)[:, :, None])
+    model = MLP(1, 1, hidden=(16,), activation="tanh").double()
+    hist = fit(model, x, target, steps=300, lr=3e-2, schedule="one_cycle", seed=0, progress=False)
+    assert hist["lr"][60] == pytest.approx(3e-2)  # the peak, at a fifth of the budget
+    assert hist["lr"][-1] < 1e-6
+    assert hist["total"][-1] < 0.01 * hist["total"][0]
+    reg = SobolevRegressor(schedule="one_cycle", max_iter=50, random_state=0)
+    reg.fit(x.numpy(), np.sin(3 * x.numpy()[:, 0]))
+    assert np.isfinite(reg.predict(x.numpy())).all()

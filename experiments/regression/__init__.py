@@ -63,7 +63,7 @@ def cells(config: RegressionConfig) -> list[dict[str, Any]]:
                 "function": name,
                 "dim": dim,
                 "n_train": n,
-                "seeds": list(range(cfg["seeds"])),
+                "seeds": list(range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"])),
                 "weights": cfg["derivative_weights"],
                 **shared,
             }
@@ -85,7 +85,7 @@ def cells(config: RegressionConfig) -> list[dict[str, Any]]:
                         "function": name,
                         "dim": dim,
                         "n_train": n,
-                        "seeds": list(range(cfg["seeds"])),
+                        "seeds": list(range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"])),
                         "steps": steps,
                         "grid_size": cfg["grid_size"] if grid else 0,
                         **shared,

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from sobolev._validation import check_positive_int
+from sobolev._validation import check_nonnegative_int, check_positive_int
 from sobolev_lab.config import StudyConfig, param
 
 __all__ = ["EXTENDED_FUNCTIONS", "METHODS", "PAPER_FUNCTIONS", "PRESETS", "RegressionConfig"]
@@ -41,6 +41,13 @@ EXTENDED_FUNCTIONS: tuple[str, ...] = (
     "rastrigin", "griewank", "levy", "sphere", "zakharov", "dixon_price", "matyas",
     "himmelblau", "three_hump_camel", "six_hump_camel", "goldstein_price", "branin", "easom",
     *(f"{n}:{d}" for d in (4, 8) for n in _GENERIC),
+)  # fmt: skip
+
+
+#: 2-D registry functions outside the paper's seven, for the agreement re-run.
+AGREEMENT_FUNCTIONS: tuple[str, ...] = (
+    "branin", "goldstein_price", "himmelblau", "levy", "matyas", "six_hump_camel",
+    "three_hump_camel",
 )  # fmt: skip
 
 
@@ -77,6 +84,9 @@ class RegressionConfig(StudyConfig):
     )
     seeds: int = param(
         10, "number of seeds; seed s fixes data and initial weights for every method"
+    )
+    first_seed: int = param(
+        0, "seeds are first_seed, ..., first_seed + seeds - 1 (a re-run on fresh seeds)"
     )
     methods: tuple[str, ...] = param(
         list(METHODS),
@@ -168,6 +178,7 @@ class RegressionConfig(StudyConfig):
         for key in ("seeds", "steps", "n_test"):
             check_positive_int(getattr(self, key), key)
         check_positive_int(self.grid_size, "grid_size", minimum=2)
+        check_nonnegative_int(self.first_seed, "first_seed")
         if not self.methods:
             raise ValueError(f"methods must be a non-empty list out of {list(METHODS)}")
         bad = [m for m in self.methods if m not in METHODS]
@@ -277,6 +288,14 @@ PRESETS = {
         **_PROTOCOL,
         "steps": 2000,
         "activations": ["relu", "softplus", "tanh"],
+    },
+    # Issue #14's agreement check: other functions and seeds than the shipped protocol run.
+    "protocol-agreement": {
+        **_PROTOCOL,
+        "functions": list(AGREEMENT_FUNCTIONS),
+        "n_train": [20],
+        "first_seed": 100,
+        "steps": 2000,
     },
     "protocol-extended": {
         **_PROTOCOL,

@@ -53,6 +53,19 @@ def test_presets_and_defaults():
         RegressionConfig.from_dict({**full.to_dict(), "name": "paper"})
 
 
+def test_agreement_preset_uses_other_functions_and_seeds_than_the_protocol_run():
+    shipped, again = STUDY.preset("protocol"), STUDY.preset("protocol-agreement")
+    assert not set(again.functions) & set(shipped.functions)
+    seeds = {s for c in cells(shipped) for s in c["seeds"]}
+    fresh = {s for c in cells(again) for s in c["seeds"]}
+    assert len(fresh) == again.seeds >= 10 and not seeds & fresh
+    # Apart from functions, sizes and seeds it is the same protocol.
+    keep = {"functions", "n_train", "first_seed"}
+    assert {k: v for k, v in again.to_dict().items() if k not in keep} == {
+        k: v for k, v in shipped.to_dict().items() if k not in keep
+    }
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -66,6 +79,7 @@ def test_presets_and_defaults():
         ({"grid_size": 1}, "grid_size"),
         ({"schedule": "linear"}, "schedule"),
         ({"lr": -1e-3}, "lr"),
+        ({"first_seed": -1}, "first_seed"),
     ],
 )
 def test_config_rejects_bad_fields(change, message):
