@@ -15,13 +15,13 @@ from sobolev_lab.paper_figs import _style
 from sobolev_lab.results import read_result
 
 REQUIRES = {
-    "full": ("regression/full/result.json",),
+    "full": ("regression/fixed/result.json",),
     "quick": ("regression/quick/result.json",),
 }
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``regression.png``/``.pdf`` from ``results/regression/full/result.json``."""
+    """Draw ``regression.png``/``.pdf`` from ``results/regression/fixed/result.json``."""
     doc = read_result(paths[0])
     pay, steps = doc["payload"], doc["config"]["steps"]
     rows = [r for r in pay["rows"] if r["steps"] == steps]

@@ -16,14 +16,14 @@ import numpy as np
 from sobolev_lab.paper_figs import _io, _style
 
 REQUIRES = {
-    "full": ("regression/full/result.json",),
+    "full": ("regression/fixed/result.json",),
     "quick": ("regression/quick/result.json",),
 }
 N_TRAIN = "20"
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``styblinski_tang.png``/``.pdf`` from ``results/regression/full/result.json``."""
+    """Draw ``styblinski_tang.png``/``.pdf`` from ``results/regression/fixed/result.json``."""
     grids = _io.payload(paths[0])["grids"]["styblinski_tang"]
     grid = grids[N_TRAIN] if N_TRAIN in grids else grids[sorted(grids, key=int)[0]]
     x1, x2 = _io.array(grid["x1"]), _io.array(grid["x2"])

@@ -25,7 +25,7 @@ __all__ = ["build_parser", "main"]
 
 #: Subcommands of earlier releases and the command that replaces them.
 RENAMED = {
-    "regression": "sobolev run regression --preset full (was --preset paper)",
+    "regression": "sobolev run regression --preset fixed (was --preset paper)",
     "sg": "sobolev run synthetic_gradients --preset full",
     "distill": "sobolev run distillation --preset full; teachers: sobolev teachers",
     "approx": "sobolev run universal|samples|theorems --preset full",

@@ -5,10 +5,12 @@ Regular (values only) vs Sobolev (values and exact gradients) training of a
 training points; optionally a third method trained on gradients estimated from the
 values alone (Kissel & Diepold 2019).
 
-Command line: ``sobolev run regression --preset full --jobs 2``; ``--preset extended``
-runs every 2-D function of :mod:`sobolev_lab.theory.functions` plus the ``d`` = 4 and 8
-versions of the dimension-generic ones; ``sobolev report regression`` rewrites the
-tables of stored results from their per-seed numbers without training.
+Command line: ``sobolev run regression --preset full --jobs 2`` (the fair-comparison
+protocol with the SMT peers); ``--preset extended`` runs every 2-D function of
+:mod:`sobolev_lab.theory.functions` plus the ``d`` = 4 and 8 versions of the
+dimension-generic ones; ``--preset fixed`` is the first version's fixed-budget run;
+``sobolev report regression`` rewrites the tables of stored results from their per-seed
+numbers without training.
 
 Modules: :mod:`.config` (fields and presets), :mod:`.study` (data, normalisation,
 training and metrics of one cell), :mod:`.aggregate` (summary rows, convergence,

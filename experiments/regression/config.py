@@ -4,11 +4,15 @@ Every field is documented by its ``param`` help text (``sobolev list regression`
 Seed ``s`` fixes the training points, the test points and the initial weights,
 identically for every method, so methods (and budgets) are compared seed by seed.
 
-Presets: ``quick`` (CI, seconds), ``full`` (the paper's 7 functions, n = 20 and 100,
-3 methods, 10 seeds, 1000 steps and the 2000-step convergence check; shipped as
-``results/regression/full/``) and ``extended`` (every 2-D registry function plus the
-d = 4 and 8 versions of the dimension-generic ones, 5 seeds, no convergence check;
-shipped as ``results/regression/extended/``).
+Presets under the fair-comparison protocol (every method tuned by 5-fold CV with 4
+candidates, early stopping, SMT peers): ``full`` (the paper's 7 functions, n = 20 and
+100, 10 seeds; ``results/regression/full/``), ``extended`` (every 2-D registry function
+plus the d = 4 and 8 versions of the dimension-generic ones), ``tuned`` (``full`` with the
+activation chosen by CV too), ``agreement`` (7 other 2-D functions, seeds 100-109) and
+``protocol-quick`` (CI). Fixed-budget presets of the first version: ``quick`` (CI,
+seconds), ``fixed`` (the 7 functions, 1000 steps and the 2000-step convergence check;
+``results/regression/fixed/``) and ``fixed-extended`` (38 functions, 5 seeds;
+``results/regression/fixed-extended/``).
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ class RegressionConfig(StudyConfig):
         False,
         "tune every method by k-fold cross-validation inside the n training points with "
         "equal budgets, early stopping and refit (issue #14; protocol_cell); false: the "
-        "fixed-budget cells of the shipped full/ and extended/ results",
+        "fixed-budget cells of the shipped fixed/ and fixed-extended/ results",
     )
     folds: int = param(5, "protocol: cross-validation folds (must divide every n_train)")
     activations: tuple[str, ...] = param(
@@ -257,8 +261,9 @@ class RegressionConfig(StudyConfig):
 
 _PROTOCOL = {"protocol": True, "convergence_check": False, "grid_functions": []}
 
-#: ``full`` is the old ``paper`` preset; ``extended`` is the old preset of that name,
-#: which is also exactly the config of the shipped extended run (5 seeds, no check).
+#: ``full`` and ``extended`` run the fair-comparison protocol (issue #14); ``fixed`` and
+#: ``fixed-extended`` are the earlier fixed-budget presets (until 2026-12-01 named
+#: ``full`` and ``extended``), kept with their shipped results.
 PRESETS = {
     "quick": {
         "functions": ["styblinski_tang", "ackley"],
@@ -268,8 +273,8 @@ PRESETS = {
         "n_test": 500,
         "grid_size": 11,
     },
-    "full": {"convergence_check": True},
-    "extended": {"functions": list(EXTENDED_FUNCTIONS), "seeds": 5},
+    "fixed": {"convergence_check": True},
+    "fixed-extended": {"functions": list(EXTENDED_FUNCTIONS), "seeds": 5},
     # Issue #14: every method tuned by 5-fold CV with 4 candidates each, early stopping.
     "protocol-quick": {
         **_PROTOCOL,
@@ -283,21 +288,21 @@ PRESETS = {
         "n_test": 500,
         "genn_iterations": 100,
     },
-    "protocol": {**_PROTOCOL, "steps": 2000},
-    "protocol-tuned": {
+    "full": {**_PROTOCOL, "steps": 2000},
+    "tuned": {
         **_PROTOCOL,
         "steps": 2000,
         "activations": ["relu", "softplus", "tanh"],
     },
-    # Issue #14's agreement check: other functions and seeds than the shipped protocol run.
-    "protocol-agreement": {
+    # Issue #14's agreement check: other functions and seeds than the shipped full run.
+    "agreement": {
         **_PROTOCOL,
         "functions": list(AGREEMENT_FUNCTIONS),
         "n_train": [20],
         "first_seed": 100,
         "steps": 2000,
     },
-    "protocol-extended": {
+    "extended": {
         **_PROTOCOL,
         "functions": list(EXTENDED_FUNCTIONS),
         "steps": 2000,

@@ -28,20 +28,21 @@ def test_spelled_out_function_lists_match_the_registry():
     assert list(EXTENDED_FUNCTIONS) == extended
 
 
-@pytest.mark.parametrize("preset", ["full", "extended"])
+@pytest.mark.parametrize("preset", ["fixed", "fixed-extended", "full"])
 def test_shipped_results_are_the_presets_and_their_cells(preset):
     doc = read_result(RESULTS / preset / "result.json")
     config = STUDY.preset(preset)
-    # Fields added since (the protocol's) take their defaults: protocol off.
+    # Fields added since (the protocol's, first_seed) take their defaults.
     assert {k: v for k, v in config.to_dict().items() if k in doc["config"]} == doc["config"]
-    assert STUDY.config.from_dict(doc["config"]) == config and not config.protocol
+    assert STUDY.config.from_dict(doc["config"]) == config
+    assert config.protocol == (preset == "full") and doc["payload"]["preset"] == preset
     # Cell dicts (and so their hashes and cell files) are those of the shipped run.
     stored = [c["cell"] for c in doc["payload"]["cells"]]
     assert [config_hash(c) for c in cells(config)] == [config_hash(c) for c in stored]
 
 
 def test_presets_and_defaults():
-    full, ext, quick = (STUDY.preset(p) for p in ("full", "extended", "quick"))
+    full, ext, quick = (STUDY.preset(p) for p in ("fixed", "fixed-extended", "quick"))
     assert full.convergence_check and full.seeds == 10 and full.steps == 1000
     assert full.functions == PAPER_FUNCTIONS and full.n_train == (20, 100)
     assert not ext.convergence_check and ext.seeds == 5 and len(ext.functions) == 38
@@ -54,7 +55,7 @@ def test_presets_and_defaults():
 
 
 def test_agreement_preset_uses_other_functions_and_seeds_than_the_protocol_run():
-    shipped, again = STUDY.preset("protocol"), STUDY.preset("protocol-agreement")
+    shipped, again = STUDY.preset("full"), STUDY.preset("agreement")
     assert not set(again.functions) & set(shipped.functions)
     seeds = {s for c in cells(shipped) for s in c["seeds"]}
     fresh = {s for c in cells(again) for s in c["seeds"]}

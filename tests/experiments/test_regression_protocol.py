@@ -116,7 +116,7 @@ def test_selection_never_sees_the_test_set():
 
 
 def test_candidates_give_every_method_the_same_budget():
-    cfg = STUDY.preset("protocol-tuned")
+    cfg = STUDY.preset("tuned")
     (cell, *_) = cells(cfg)
     got = candidates(cell)
     assert set(got) == {"regular", "sobolev", "sobolev_estimated", "GENN"}
@@ -138,12 +138,12 @@ def test_candidates_give_every_method_the_same_budget():
 )
 def test_protocol_config_errors_name_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
-        STUDY.preset("protocol").replace(**overrides)
+        STUDY.preset("full").replace(**overrides)
 
 
 def test_v1_presets_keep_their_cells():
     """The shipped fixed-budget results stay reportable: protocol off, version-1 cells."""
-    for preset in ("quick", "full", "extended"):
+    for preset in ("quick", "fixed", "fixed-extended"):
         cfg = STUDY.preset(preset)
         assert cfg.protocol is False
         assert {c["version"] for c in cells(cfg)} == {1}
