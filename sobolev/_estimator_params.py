@@ -15,6 +15,7 @@ import torch
 from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
 from torch import nn
 
+from sobolev._training import SCHEDULES
 from sobolev._validation import check_bool, check_positive_int
 from sobolev.loss import SobolevLoss
 from sobolev.models import ACTIVATIONS
@@ -24,7 +25,6 @@ from sobolev.target import Target
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 AUTO_DTYPE = "auto"
 DERIVATIVES = ("auto", "given", "estimate", "none")
-SCHEDULES = ("constant", "cosine", "one_cycle")
 
 # Automatic minibatches: full batch up to FULL_BATCH_MAX samples; above it about
 # BATCHES_PER_EPOCH minibatches per epoch (Huge & Savine's recipe), never smaller than

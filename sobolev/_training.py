@@ -32,6 +32,10 @@ def progress_enabled(progress: bool) -> bool:
     return bool(progress) and sys.stderr.isatty() and not os.environ.get("CI")
 
 
+#: Learning-rate schedules over a known number of steps.
+SCHEDULES = ("constant", "cosine", "one_cycle")
+
+
 def check_schedule(steps, lr, schedule, batch_size, n: int) -> tuple[int, int | None]:
     """Validate the optimisation arguments; return ``steps`` and ``batch_size`` (<= n)."""
     steps = check_nonnegative_int(steps, "steps")
@@ -76,8 +80,6 @@ def check_finite_rows(total: torch.Tensor, start: int, stop: int) -> None:
         )
 
 
-#: Learning-rate schedules over a known number of steps.
-SCHEDULES = ("constant", "cosine", "one_cycle")
 # Huge & Savine's one-cycle shape (Differential ML, 2020), relative to the peak ``lr``:
 # a linear warm-up over the first fifth, then annealing by seven orders of magnitude.
 _ONE_CYCLE = ((0.0, 0.2, 0.6, 0.9, 1.0), (1e-7, 1.0, 0.1, 1e-5, 1e-7))
