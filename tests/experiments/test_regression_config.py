@@ -28,14 +28,15 @@ def test_spelled_out_function_lists_match_the_registry():
     assert list(EXTENDED_FUNCTIONS) == extended
 
 
-@pytest.mark.parametrize("preset", ["fixed", "fixed-extended", "full"])
+@pytest.mark.parametrize("preset", ["fixed", "fixed-extended", "full", "agreement"])
 def test_shipped_results_are_the_presets_and_their_cells(preset):
     doc = read_result(RESULTS / preset / "result.json")
     config = STUDY.preset(preset)
     # Fields added since (the protocol's, first_seed) take their defaults.
     assert {k: v for k, v in config.to_dict().items() if k in doc["config"]} == doc["config"]
     assert STUDY.config.from_dict(doc["config"]) == config
-    assert config.protocol == (preset == "full") and doc["payload"]["preset"] == preset
+    assert config.protocol == (preset in ("full", "agreement"))
+    assert doc["payload"]["preset"] == preset
     # Cell dicts (and so their hashes and cell files) are those of the shipped run.
     stored = [c["cell"] for c in doc["payload"]["cells"]]
     assert [config_hash(c) for c in cells(config)] == [config_hash(c) for c in stored]
