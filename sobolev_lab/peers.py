@@ -193,9 +193,12 @@ class _SMT(Peer):
         return self.model_.predict_values(X)[:, 0]
 
     def _predict_gradients(self, X: np.ndarray) -> np.ndarray:
-        return np.concatenate(
-            [self.model_.predict_derivatives(X, i) for i in range(X.shape[1])], axis=1
-        )
+        from sobolev_lab._smt_fast import fast_kriging_derivatives
+
+        with fast_kriging_derivatives():
+            return np.concatenate(
+                [self.model_.predict_derivatives(X, i) for i in range(X.shape[1])], axis=1
+            )
 
 
 class KRG(_SMT):
