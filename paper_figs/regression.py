@@ -15,16 +15,21 @@ from sobolev_lab.paper_figs import _style
 from sobolev_lab.results import read_result
 
 REQUIRES = {
-    "full": ("regression/fixed/result.json",),
+    "full": ("regression/full/result.json",),
     "quick": ("regression/quick/result.json",),
 }
 
 
 def draw(paths: list[Path], out: Path) -> list[Path]:
-    """Draw ``regression.png``/``.pdf`` from ``results/regression/fixed/result.json``."""
+    """Draw ``regression.png``/``.pdf`` from ``results/regression/full/result.json``.
+
+    A protocol result (rows without ``steps``, peers among the methods) and a
+    fixed-budget one (rows at the main budget only) both draw.
+    """
     doc = read_result(paths[0])
     pay, steps = doc["payload"], doc["config"]["steps"]
-    rows = [r for r in pay["rows"] if r["steps"] == steps]
+    protocol = bool(doc["config"].get("protocol"))
+    rows = [r for r in pay["rows"] if r.get("steps", steps) == steps]
     functions = list(dict.fromkeys(r["function"] for r in rows))
     sizes = sorted({r["n_train"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -55,7 +60,10 @@ def draw(paths: list[Path], out: Path) -> list[Path]:
             ax.set_title(f"{n} training points")
             ax.set_ylabel(f"test MSE of {name}")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.suptitle("Regression on classical test functions (mean ± s.e. over seeds; lower is better)")
+    how = "every method tuned by cross-validation" if protocol else "fixed budget"
+    fig.suptitle(
+        f"Regression on classical test functions, {how} (mean ± s.e. over seeds; lower is better)"
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.legend(handles, labels, loc="lower center", ncol=len(methods), frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(methods), 6), frameon=False)
     return _style.save(fig, out, "regression")
