@@ -56,6 +56,7 @@ def cells(config: RegressionConfig) -> list[dict[str, Any]]:
     (version 2, :mod:`.protocol_cell`).
     """
     cfg = config.to_dict()
+    seeds = list(range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"]))
     if cfg["protocol"]:
         shared = {k: cfg[k] for k in _PROTOCOL_SHARED}
         return [
@@ -65,7 +66,7 @@ def cells(config: RegressionConfig) -> list[dict[str, Any]]:
                 "function": name,
                 "dim": dim,
                 "n_train": n,
-                "seeds": list(range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"])),
+                "seeds": seeds,
                 "weights": cfg["derivative_weights"],
                 **shared,
             }
@@ -87,7 +88,7 @@ def cells(config: RegressionConfig) -> list[dict[str, Any]]:
                         "function": name,
                         "dim": dim,
                         "n_train": n,
-                        "seeds": list(range(cfg["first_seed"], cfg["first_seed"] + cfg["seeds"])),
+                        "seeds": seeds,
                         "steps": steps,
                         "grid_size": cfg["grid_size"] if grid else 0,
                         **shared,
