@@ -15,26 +15,19 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import time
 
 import numpy as np
-from smt.surrogate_models import GEKPLS, KRG
 from threadpoolctl import threadpool_limits
 
+from sobolev_lab import peers
 from sobolev_lab._smt_fast import fast_kriging_derivatives
 
 
 def fitted(kind: str, X: np.ndarray, y: np.ndarray, dy: np.ndarray):
-    model = GEKPLS(print_global=False) if kind == "GEKPLS" else KRG(print_global=False)
-    model.set_training_values(X, y[:, None])
-    if kind == "GEKPLS":
-        for i in range(X.shape[1]):
-            model.set_training_derivatives(X, dy[:, i : i + 1], i)
-    with contextlib.redirect_stdout(io.StringIO()):
-        model.train()
-    return model
+    """The SMT model inside the project's peer adapter (the protocol's own fit)."""
+    adapter = peers.GEKPLS() if kind == "GEKPLS" else peers.KRG()
+    return adapter.fit(X, y, dy if kind == "GEKPLS" else None).model_
 
 
 def gradients(model, Xt: np.ndarray) -> tuple[np.ndarray, float]:
