@@ -21,8 +21,8 @@ Inputs, targets and derivatives are standardised inside by one
 chain rule keeps them consistent; predictions and predicted gradients are mapped back
 to the original units. The defaults (softplus 2 x 64; about 2000 Adam steps from
 lr 1e-2 with cosine decay; up to 256 samples full batches in float64 and no held-out
-data; beyond, float32 minibatches of ``max(256, N / 16)`` and early stopping on a
-held-out tenth with a patience of 20 evaluations; Huge & Savine's per-input derivative
+data; beyond, float32 minibatches of ``max(256, N / 16)``, and below 2048 samples early
+stopping on a held-out tenth with a patience of 20 evaluations; Huge & Savine's per-input derivative
 weights) were chosen by ``benchmarks/bench_sklearn.py``; the evidence is in
 ``benchmarks/README.md``.
 
@@ -110,8 +110,11 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, evaluate the value error on
         them, stop after ``n_iter_no_change`` evaluations without progress and keep
-        the best weights. ``"auto"``: only with more than 256 samples, where data is
-        plentiful (and often noisy) and a held-out tenth costs little.
+        the best weights. ``"auto"``: only for 256 < N < 2048 samples, where data is
+        plentiful (and often noisy), a held-out tenth costs little and the budget is
+        long enough (more than 250 epochs) to over-fit noisy labels. From 2048 samples
+        the whole budget runs: there, on noisy labels, the held-out value error picked
+        worse epochs than the end of the annealed schedule (``benchmarks/README.md``).
     validation_fraction : float, default=0.1
         Share of samples held out by ``early_stopping`` (at least one sample).
     random_state : int, RandomState instance or None, default=None

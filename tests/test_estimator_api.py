@@ -79,6 +79,14 @@ def test_early_stopping_auto_only_for_large_n():
     assert small.validation_scores_ is None
 
 
+def test_early_stopping_auto_is_off_from_2048_samples():
+    X, y, dy = _data(n=2048)
+    reg = SobolevRegressor(**(SMALL | {"max_iter": 1})).fit(X, y, dy=dy)
+    assert reg.validation_scores_ is None and reg.batch_size_ == 256  # all 2048 kept
+    below = SobolevRegressor(**(SMALL | {"max_iter": 1})).fit(X[:2047], y[:2047], dy=dy[:2047])
+    assert below.validation_scores_ is not None
+
+
 def test_warm_start_continues_from_the_previous_network():
     X, y, dy = _data(n=30)
     reg = SobolevRegressor(**(SMALL | {"warm_start": True})).fit(X, y, dy=dy)
