@@ -22,8 +22,8 @@ chain rule keeps them consistent; predictions and predicted gradients are mapped
 to the original units. The defaults (softplus 2 x 64; about 2000 Adam steps from
 lr 1e-2 with cosine decay; up to 256 samples full batches in float64 and no held-out
 data; beyond, float32 minibatches of ``max(256, N / 16)``, and below 2048 samples early
-stopping on a held-out tenth with a patience of 20 evaluations; Huge & Savine's per-input derivative
-weights) were chosen by ``benchmarks/bench_sklearn.py``; the evidence is in
+stopping on a held-out tenth with a patience of 20 evaluations; Huge & Savine's
+per-input derivative weights) were chosen by ``benchmarks/bench_sklearn.py``; the evidence is in
 ``benchmarks/README.md``.
 
 Example
