@@ -81,7 +81,7 @@ class _Net:
         return self.std.inverse(v=v)[1][:, 0]
 
 
-def make(method: str, n: int, d: int, seed: int):
+def make(method: str, seed: int):
     big = 10**9  # the sizes here are chosen on purpose; the adapters' limit is a guard
     if method == "KRG":
         return peers.KRG(max_rows=big)
@@ -114,7 +114,7 @@ def run(args) -> list[dict]:
             for method in args.methods:
                 if method in slow:
                     continue
-                model = make(method, n, d, args.seed)
+                model = make(method, args.seed)
                 t0 = time.perf_counter()
                 try:
                     seconds = fit_one(method, model, X, y, dy)
