@@ -8,9 +8,9 @@ side in one run on the same data, one thread each:
 * ``KRG`` and ``GEKPLS``: the regression protocol's own adapters
   (:mod:`sobolev_lab.peers`; hyperparameters by SMT's likelihood maximisation),
   ``max_rows`` raised so that the sizes are not refused;
-* ``net``: **one** training of the protocol's network (2-256-256-1 ReLU for d = 2,
-  d-256-256-1 otherwise; Sobolev loss with unit weights, full-batch Adam at lr 1e-3
-  for the protocol's 2000-step budget, no early stopping). The protocol trains 21 such
+* ``net``: **one** training of the protocol's network (d-256-256-1 ReLU; Sobolev loss
+  with unit weights, full-batch Adam at lr 1e-3 for the protocol's 2000-step budget, no
+  early stopping; :data:`PROTOCOL_NET` through ``SobolevRegressor``). The protocol trains 21 such
   networks per method and seed (5 folds x 4 candidates, and the refit) in one stacked
   ensemble, so its tuned cost per seed is a multiple of this (the cells' ``fit_seconds``);
 * ``SobolevRegressor``: ``SobolevRegressor()`` at its defaults, given ``dy``.
@@ -39,46 +39,20 @@ import warnings
 
 import numpy as np
 import torch
+from bench_sklearn import data  # the same training and test points as that benchmark
 from threadpoolctl import threadpool_limits
 
-import sobolev as sb
 from sobolev.sklearn import SobolevRegressor
 from sobolev_lab import peers
-from sobolev_lab.theory.functions import get
 
 METHODS = ("KRG", "GEKPLS", "net", "SobolevRegressor")
-NET_STEPS = 2000
-
-
-def problem(name: str, d: int, n: int, seed: int):
-    f = get(name) if d == 2 else get(name, dim=d)
-    X, Xt = f.sample(n, seed=seed), f.sample(1000, seed=10_000 + seed)
-    return X, f.value(X), f.grad(X), Xt, f.value(Xt)
-
-
-class _Net:
-    """One protocol-sized Sobolev training on standardised data (module docstring)."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def fit(self, X, y, dy):
-        self.std = sb.Standardizer.fit(X, y[:, None])
-        u, v, dv, _ = self.std.transform(X, y[:, None], dy[:, None, :])
-        self.model = sb.MLP(X.shape[1], 1, hidden=(256, 256), activation="relu", seed=self.seed)
-        x = torch.as_tensor(u, dtype=torch.float32)
-        target = sb.Target.from_arrays(
-            torch.as_tensor(v, dtype=torch.float32), torch.as_tensor(dv, dtype=torch.float32)
-        )
-        sb.fit(self.model, x, target, loss=sb.SobolevLoss(1), steps=NET_STEPS, lr=1e-3,
-               seed=self.seed, progress=False)  # fmt: skip
-        return self
-
-    def predict(self, Xt):
-        u = torch.as_tensor(self.std.transform(Xt)[0], dtype=torch.float32)
-        with torch.no_grad():
-            v = self.model(u).double().numpy()
-        return self.std.inverse(v=v)[1][:, 0]
+#: One training of the regression protocol's network, through the estimator: full
+#: batches (a batch larger than any n here), so max_iter counts steps.
+PROTOCOL_NET = {
+    "hidden_layer_sizes": (256, 256), "activation": "relu", "learning_rate_init": 1e-3,
+    "max_iter": 2000, "schedule": "constant", "weights": None, "early_stopping": False,
+    "batch_size": 10**9, "dtype": "float32",
+}  # fmt: skip
 
 
 def make(method: str, seed: int):
@@ -88,7 +62,7 @@ def make(method: str, seed: int):
     if method == "GEKPLS":
         return peers.GEKPLS(n_comp=2, max_rows=big)
     if method == "net":
-        return _Net(seed)
+        return SobolevRegressor(**PROTOCOL_NET, random_state=seed)
     return SobolevRegressor(random_state=seed)
 
 
@@ -98,10 +72,10 @@ def fit_one(method: str, model, X, y, dy) -> float:
         warnings.simplefilter("ignore")
         if method == "KRG":
             model.fit(X, y)
-        elif method == "SobolevRegressor":
-            model.fit(X, y, dy=dy)
-        else:
+        elif method == "GEKPLS":
             model.fit(X, y, dy)
+        else:
+            model.fit(X, y, dy=dy)
     return time.perf_counter() - t0
 
 
@@ -110,7 +84,8 @@ def run(args) -> list[dict]:
     for d in args.dims:
         slow: set[str] = set()
         for n in args.sizes:
-            X, y, dy, Xt, yt = problem(args.function, d, n, args.seed)
+            cell = {"kind": "fn", "name": args.function, "d": d, "n": n}
+            (X, y, dy), (Xt, yt) = data(cell, args.seed, market_seed=0)
             for method in args.methods:
                 if method in slow:
                     continue
