@@ -56,8 +56,11 @@ def check_seed(seed: Any) -> int:
     return check_nonnegative_int(seed, "seed")
 
 
-def check_early_stopping(validation, val_metric, eval_every, patience, tol) -> tuple:
-    """Validate the early-stopping arguments; return ``(eval_every, patience, tol)``."""
+def check_early_stopping(
+    validation, val_metric, eval_every, patience, tol, patience_growth=0.0
+) -> tuple:
+    """Validate the early-stopping arguments; return ``(eval_every, patience, tol,
+    patience_growth)``."""
     check_choice(val_metric, "val_metric", VAL_METRICS)
     eval_every = check_positive_int(eval_every, "eval_every")
     if patience is not None:
@@ -65,7 +68,8 @@ def check_early_stopping(validation, val_metric, eval_every, patience, tol) -> t
         if validation is None:
             raise ValueError("patience needs validation=(x_val, ...) to measure improvement")
     tol = check_nonnegative_float(tol, "tol")
-    return eval_every, patience, tol
+    patience_growth = check_nonnegative_float(patience_growth, "patience_growth")
+    return eval_every, patience, tol, patience_growth
 
 
 def check_finite_rows(total: torch.Tensor, start: int, stop: int) -> None:
@@ -144,14 +148,16 @@ class EarlyStopping:
     state : sequence of Tensor
         The tensors to restore (parameters, buffers); with ``member_axis`` each has the
         members on its leading axis, otherwise they form one member (``E = 1``).
-    eval_every, patience, tol
+    eval_every, patience, tol, patience_growth
         As in :func:`sobolev.fit`.
     member_axis : bool
 
     Notes
     -----
     The best state is the one with the lowest metric; patience counts evaluations whose
-    metric is not below ``best - tol * |best|``. A member that has run out of patience
+    metric is not below ``best - tol * |best|``, and a member stops once that count
+    reaches ``max(patience, patience_growth * k)``, where ``k`` is the number of
+    evaluations after the initial one up to its last such improvement. A member that has run out of patience
     keeps its best state frozen (later evaluations are recorded but ignored), so each
     member ends exactly where its own sequential run would have stopped.
 
@@ -171,13 +177,17 @@ class EarlyStopping:
         patience: int | None,
         tol: float,
         member_axis: bool,
+        patience_growth: float = 0.0,
     ) -> None:
         self.evaluate, self.state, self.member_axis = evaluate, list(state), member_axis
         self.eval_every, self.patience, self.tol = eval_every, patience, tol
+        self.growth = patience_growth
         self.best_state = [t.detach().clone() for t in self.state]
         self.best = torch.full((n_members,), math.inf, dtype=torch.float64)
         self.best_step = torch.zeros(n_members, dtype=torch.long)
         self.waited = torch.zeros(n_members, dtype=torch.long)
+        # Index of each member's evaluation with the last significant improvement.
+        self.improved_at = torch.zeros(n_members, dtype=torch.long)
         self.stopped = torch.zeros(n_members, dtype=torch.bool)
         self.stopped_step = torch.full((n_members,), -1, dtype=torch.long)
         self.val_step: list[int] = []
@@ -231,8 +241,10 @@ class EarlyStopping:
         self.best = torch.where(better, value, self.best)
         self.best_step = torch.where(better, step, self.best_step)
         self.waited = torch.where(significant, 0, self.waited + active.long())
+        self.improved_at = torch.where(significant, len(self.val) - 1, self.improved_at)
         if self.patience is not None:
-            out = active & (self.waited >= self.patience)
+            need = (self.growth * self.improved_at).ceil().long().clamp(min=self.patience)
+            out = active & (self.waited >= need)
             self.stopped_step[out] = step
             self.stopped |= out
         return bool(self.stopped.all())

@@ -271,6 +271,7 @@ def fit_ensemble(
     eval_every: int = 1,
     patience: int | None = None,
     tol: float = 0.0,
+    patience_growth: float = 0.0,
     weight_decay: Any = 0.0,
     compact: bool = True,
 ) -> dict[str, np.ndarray]:
@@ -312,7 +313,7 @@ def fit_ensemble(
     val_metric : {"values", "loss"}
         As in :func:`sobolev.fit`; ``"loss"`` uses each member's ``(w0, w1)`` and
         needs ``dy_val`` when any ``w1`` is positive.
-    eval_every, patience, tol
+    eval_every, patience, tol, patience_growth
         As in :func:`sobolev.fit`.
     weight_decay : float or array (E,)
         Adam's coupled L2 decay, per member: ``wd_e * theta_e`` is added to member
@@ -360,8 +361,8 @@ def fit_ensemble(
     n = xt.shape[1]
     steps, batch_size = check_schedule(steps, lr, schedule, batch_size, n)
     seed = check_seed(seed)
-    eval_every, patience, tol = check_early_stopping(
-        validation, val_metric, eval_every, patience, tol
+    eval_every, patience, tol, patience_growth = check_early_stopping(
+        validation, val_metric, eval_every, patience, tol, patience_growth
     )
     w0, w1 = w[:, 0], w[:, 1]
     wd = check_member_weight_decay(weight_decay, e, like=ref)
@@ -379,7 +380,7 @@ def fit_ensemble(
 
         early = EarlyStopping(
             evaluate, list(ensemble.parameters()), e, eval_every=eval_every,
-            patience=patience, tol=tol, member_axis=True,
+            patience=patience, tol=tol, member_axis=True, patience_growth=patience_growth,
         )  # fmt: skip
 
     opt = torch.optim.Adam(list(ensemble.parameters()), lr=lr, fused=True)

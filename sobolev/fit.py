@@ -46,6 +46,7 @@ def fit(
     eval_every: int = 1,
     patience: int | None = None,
     tol: float = 0.0,
+    patience_growth: float = 0.0,
 ) -> dict[str, Any]:
     """Train ``model`` on ``target`` at inputs ``x`` with Adam (by default).
 
@@ -104,6 +105,12 @@ def fit(
         larger than ``tol`` over the best so far; None never stops early.
     tol : float
         Relative improvement that resets the patience (0: any decrease).
+    patience_growth : float
+        Lengthens the patience for runs that keep improving: stop only after
+        ``max(patience, patience_growth * k)`` evaluations without improvement, where
+        ``k`` counts the evaluations up to the last improvement. 1 trains at least
+        twice as long as the best took (the ``patience_increase = 2`` of the Theano
+        Deep Learning Tutorials); 0 keeps the patience fixed.
 
     Returns
     -------
@@ -147,8 +154,8 @@ def fit(
     check_nonnegative_float(weight_decay, "weight_decay")
     if optimizer is not None and not callable(optimizer):
         raise ValueError(f"optimizer must be callable, got {type(optimizer).__name__}")
-    eval_every, patience, tol = check_early_stopping(
-        validation, val_metric, eval_every, patience, tol
+    eval_every, patience, tol, patience_growth = check_early_stopping(
+        validation, val_metric, eval_every, patience, tol, patience_growth
     )
     evaluate = None
     if validation is not None:
@@ -176,7 +183,7 @@ def fit(
             state = list(model.state_dict().values())
             early = EarlyStopping(
                 evaluate, state, 1, eval_every=eval_every, patience=patience, tol=tol,
-                member_axis=False,
+                member_axis=False, patience_growth=patience_growth,
             )  # fmt: skip
         ran = train(
             opt, step_loss, lr=lr, schedule=schedule, steps=steps, batches=batches,

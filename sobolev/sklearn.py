@@ -102,10 +102,12 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
     tol : float, default=1e-4
         With early stopping: the relative improvement of the held-out error that
         counts as progress.
-    n_iter_no_change : int, default=20
+    n_iter_no_change : int, default=15
         With early stopping: evaluations without progress before training stops (the
-        best evaluation's weights are restored). Evaluations happen every epoch, or
-        every few epochs so that there are at most 100 over the budget. Without early
+        best evaluation's weights are restored), and at least as many as it took to
+        reach the last progress, so a run that keeps improving runs twice as long as
+        its best took. Evaluations happen every epoch, or every few epochs so that
+        there are at most 100 over the budget. Without early
         stopping the whole budget runs, since the cosine schedule is defined over it.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, evaluate the value error on
@@ -212,7 +214,7 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         max_iter: int | Literal["auto"] = "auto",
         schedule: Literal["cosine", "constant", "one_cycle"] = "cosine",
         tol: float = 1e-4,
-        n_iter_no_change: int = 20,
+        n_iter_no_change: int = 15,
         early_stopping: bool | Literal["auto"] = "auto",
         validation_fraction: float = 0.1,
         random_state: int | np.random.RandomState | None = None,
@@ -351,6 +353,7 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
                 "val_metric": "values",
                 "eval_every": every,
                 "patience": int(self.n_iter_no_change),
+                "patience_growth": P.PATIENCE_GROWTH,
                 "tol": params["tol"],
             }
         history = sobolev_fit(

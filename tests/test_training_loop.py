@@ -130,6 +130,35 @@ def test_patience_and_tol_semantics_on_a_scripted_metric():
     assert state[:, 0].tolist() == [3.0, 3.0]  # both restored to their best (after step 2)
 
 
+def test_patience_growth_waits_as_long_as_the_last_improvement_took():
+    # Member 0 improves at evaluations 1..6, member 1 only at evaluation 1; then both
+    # stall. With patience 2 and growth 1, member 1 stops 2 evaluations after its
+    # improvement (max(2, 1 * 1) = 2), member 0 only 6 after its last (max(2, 6)).
+    m0 = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4] + [0.45] * 10
+    m1 = [1.0, 0.5] + [0.6] * 15
+    script = iter(torch.tensor(v, dtype=F64) for v in zip(m0, m1, strict=True))
+    state = torch.zeros(2, 1, dtype=F64)
+    early = EarlyStopping(
+        lambda: next(script), [state], 2, eval_every=1, patience=2, tol=0.0,
+        member_axis=True, patience_growth=1.0,
+    )  # fmt: skip
+    for step in range(len(m0)):
+        if early.update(step):
+            break
+    rec = early.restore(step)
+    assert rec["stopped_step"].tolist() == [12, 3]
+    assert rec["best_step"].tolist() == [6, 1]
+    # Without growth the same script stops member 0 at evaluation 8.
+    script = iter(torch.tensor(v, dtype=F64) for v in zip(m0, m1, strict=True))
+    fixed = EarlyStopping(
+        lambda: next(script), [state], 2, eval_every=1, patience=2, tol=0.0, member_axis=True
+    )
+    for step in range(len(m0)):
+        if fixed.update(step):
+            break
+    assert fixed.restore(step)["stopped_step"].tolist() == [8, 3]
+
+
 def test_validation_leaves_training_unchanged_with_dropout_and_projections():
     x, y, dy = _noisy(24, 8, d=2)
     xv, yv, _ = _clean(20, 9, d=2)
@@ -203,6 +232,7 @@ def test_early_stopping_arguments_are_checked():
         ({"validation": val, "patience": True}, "patience must be an integer"),
         ({"validation": val, "eval_every": 0}, "eval_every must be an integer >= 1"),
         ({"validation": val, "tol": -0.1}, "tol must be a finite number >= 0"),
+        ({"validation": val, "patience_growth": -1}, "patience_growth must be a finite"),
         ({"validation": val, "val_metric": "mse"}, "val_metric must be one of"),
         ({"validation": x}, "validation must be a pair"),
         ({"validation": (x[:, :0], val[1])}, "validation x_val"),
