@@ -157,9 +157,10 @@ class EarlyStopping:
     The best state is the one with the lowest metric; patience counts evaluations whose
     metric is not below ``best - tol * |best|``, and a member stops once that count
     reaches ``max(patience, patience_growth * k)``, where ``k`` is the number of
-    evaluations after the initial one up to its last such improvement. A member that has run out of patience
-    keeps its best state frozen (later evaluations are recorded but ignored), so each
-    member ends exactly where its own sequential run would have stopped.
+    evaluations after the initial one up to its last such improvement. A member that
+    has run out of patience keeps its best state frozen (later evaluations are
+    recorded but ignored), so each member ends exactly where its own sequential run
+    would have stopped.
 
     A trainer that stops computing stopped members calls :meth:`track` with the smaller
     stack's tensors: ``evaluate`` then returns the metric of the tracked members only,

@@ -189,14 +189,17 @@ def _member_data(e, n, d=2, seed=0, coef=None):
     return x, torch.sin(z), torch.cos(z).unsqueeze(-1) * coef, coef
 
 
-@pytest.mark.parametrize("val_metric", ["values", "loss"])
-def test_ensemble_members_stop_and_restore_like_their_own_fit(val_metric):
+@pytest.mark.parametrize(
+    ("val_metric", "growth"), [("values", 0.0), ("loss", 0.0), ("values", 1.0)]
+)
+def test_ensemble_members_stop_and_restore_like_their_own_fit(val_metric, growth):
     seeds, orders = [0, 1, 2], [1, 0, 1]
     x, y, dy, coef = _member_data(3, 6, seed=1)
     y = y + 0.3 * torch.randn(y.shape, generator=torch.Generator().manual_seed(2), dtype=F64)
     xv, yv, dyv, _ = _member_data(3, 40, seed=3, coef=coef)  # clean, other points
     weights = torch.tensor([[1.0, float(o)] for o in orders], dtype=F64)
     kw = {"steps": 2000, "lr": 1e-2, "eval_every": 4, "patience": 8, "tol": 1e-3}
+    kw["patience_growth"] = growth
     ens = MLPEnsemble.from_seeds(2, 1, (32, 32), "tanh", seeds, dtype=F64)
     hist = fit_ensemble(
         ens, x, y, dy, weights=weights, progress=False, validation=(xv, yv, dyv),

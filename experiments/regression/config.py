@@ -298,7 +298,6 @@ PRESETS = {
     "agreement": {
         **_PROTOCOL,
         "functions": list(AGREEMENT_FUNCTIONS),
-        "n_train": [20],
         "first_seed": 100,
         "steps": 2000,
     },
