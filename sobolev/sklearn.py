@@ -111,8 +111,8 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         stopping the whole budget runs, since the cosine schedule is defined over it.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, evaluate the value error on
-        them, stop after ``n_iter_no_change`` evaluations without progress and keep
-        the best weights. ``"auto"``: only for 256 < N < 2048 samples, where data is
+        them, stop once progress stalls (see ``n_iter_no_change``) and keep the best
+        weights. ``"auto"``: only for 256 < N < 2048 samples, where data is
         plentiful (and often noisy), a held-out tenth costs little and the budget is
         long enough (more than 250 epochs) to over-fit noisy labels. From 2048 samples
         the whole budget runs: there, on noisy labels, the held-out value error picked
