@@ -107,13 +107,13 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         best evaluation's weights are restored), and at least as many as it took to
         reach the last progress, so a run that keeps improving runs twice as long as
         its best took. Evaluations happen every epoch, or every few epochs so that
-        there are at most 100 over the budget. Without early
-        stopping the whole budget runs, since the cosine schedule is defined over it.
+        there are at most 100 over the budget. Without early stopping the whole
+        budget runs, since the cosine schedule is defined over it.
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the samples, evaluate the value error on
         them, stop once progress stalls (see ``n_iter_no_change``) and keep the best
-        weights. ``"auto"``: only for 256 < N < 2048 samples, where data is
-        plentiful (and often noisy), a held-out tenth costs little and the budget is
+        weights. ``"auto"``: only for 256 < N < 2048 samples, where data is plentiful
+        (and often noisy), a held-out tenth costs little and the budget is
         long enough (more than 250 epochs) to over-fit noisy labels. From 2048 samples
         the whole budget runs: there, on noisy labels, the held-out value error picked
         worse epochs than the end of the annealed schedule (``benchmarks/README.md``).
