@@ -187,8 +187,6 @@ class EarlyStopping:
         self.best = torch.full((n_members,), math.inf, dtype=torch.float64)
         self.best_step = torch.zeros(n_members, dtype=torch.long)
         self.waited = torch.zeros(n_members, dtype=torch.long)
-        # Index of each member's evaluation with the last significant improvement.
-        self.improved_at = torch.zeros(n_members, dtype=torch.long)
         self.stopped = torch.zeros(n_members, dtype=torch.bool)
         self.stopped_step = torch.full((n_members,), -1, dtype=torch.long)
         self.val_step: list[int] = []
@@ -242,9 +240,10 @@ class EarlyStopping:
         self.best = torch.where(better, value, self.best)
         self.best_step = torch.where(better, step, self.best_step)
         self.waited = torch.where(significant, 0, self.waited + active.long())
-        self.improved_at = torch.where(significant, len(self.val) - 1, self.improved_at)
         if self.patience is not None:
-            need = (self.growth * self.improved_at).ceil().long().clamp(min=self.patience)
+            # An active member's last significant improvement was ``waited`` evaluations ago.
+            improved_at = len(self.val) - 1 - self.waited
+            need = (self.growth * improved_at).ceil().long().clamp(min=self.patience)
             out = active & (self.waited >= need)
             self.stopped_step[out] = step
             self.stopped |= out
