@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import time
 import warnings
@@ -44,6 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from sobolev.sklearn import SobolevRegressor
 from sobolev_lab import peers
+from sobolev_lab.results import atomic_write_text
 
 METHODS = ("KRG", "GEKPLS", "net", "SobolevRegressor")
 #: One training of the regression protocol's network, through the estimator: full
@@ -66,8 +66,7 @@ def make(method: str, seed: int):
     return SobolevRegressor(random_state=seed)
 
 
-def fit_one(method: str, model, X, y, dy) -> float:
-    t0 = time.perf_counter()
+def fit_one(method: str, model, X, y, dy) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if method == "KRG":
@@ -76,7 +75,6 @@ def fit_one(method: str, model, X, y, dy) -> float:
             model.fit(X, y, dy)
         else:
             model.fit(X, y, dy=dy)
-    return time.perf_counter() - t0
 
 
 def run(args) -> list[dict]:
@@ -91,14 +89,15 @@ def run(args) -> list[dict]:
                     continue
                 model = make(method, args.seed)
                 t0 = time.perf_counter()
+                err, failed = math.nan, None
                 try:
-                    seconds = fit_one(method, model, X, y, dy)
+                    fit_one(method, model, X, y, dy)
                 except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
                     # SMT's PLS step can meet a NaN (as in the regression protocol's cells).
-                    seconds, err, failed = time.perf_counter() - t0, math.nan, repr(exc)
-                else:
+                    failed = repr(exc)
+                seconds = time.perf_counter() - t0  # the fit only, not the prediction
+                if not failed:
                     err = float(np.mean((model.predict(Xt) - yt) ** 2) / np.var(yt))
-                    failed = None
                 rows.append({"d": d, "n": n, "method": method, "seconds": seconds, "err": err,
                              "failed": failed})  # fmt: skip
                 note = (
@@ -115,10 +114,7 @@ def run(args) -> list[dict]:
 
 
 def save(args, rows: list[dict]) -> None:
-    tmp = f"{args.json}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump({"args": vars(args), "rows": rows}, fh, indent=1)
-    os.replace(tmp, args.json)
+    atomic_write_text(args.json, json.dumps({"args": vars(args), "rows": rows}, indent=1))
 
 
 def table(rows: list[dict], methods) -> str:
