@@ -77,12 +77,12 @@ def cells(args) -> list[dict]:
             {"kind": "fn", "name": f, "d": d, "n": n}
             for f in args.functions
             for d in (4, 8)
-            for n in (200, 1000)
+            for n in args.sizes or (200, 1000)
         ]
     return [
         {"kind": "bachelier", "name": f"bachelier_d{d}", "d": d, "n": n}
         for d in args.dims
-        for n in args.sizes
+        for n in args.sizes or (1024, 8192)
     ]
 
 
@@ -221,7 +221,9 @@ def main(argv=None) -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--functions", nargs="+", default=["styblinski_tang", "rosenbrock"])
     parser.add_argument("--dims", nargs="+", type=int, default=[7, 20])
-    parser.add_argument("--sizes", nargs="+", type=int, default=[1024, 8192])
+    parser.add_argument(
+        "--sizes", nargs="+", type=int, help="n (default: 200 1000 smooth, 1024 8192 bachelier)"
+    )
     parser.add_argument("--market-seed", type=int, default=0)
     parser.add_argument("--max-krg-rows", type=int, default=1000)
     parser.add_argument("--sobolev", default="{}", help="JSON of SobolevRegressor overrides")

@@ -110,7 +110,7 @@ class FittedNetworkMixin:
             self.model_ = model.eval()
 
     # -- internals ----------------------------------------------------------------
-    def _record(self, history: dict, per_epoch: int, yv: np.ndarray | None) -> None:
+    def _record(self, history: dict, per_epoch: int, baseline: float | None) -> None:
         """Fitted attributes from :func:`sobolev.fit`'s history."""
         self.history_ = history
         total = np.asarray(history["total"], dtype=np.float64)
@@ -122,12 +122,10 @@ class FittedNetworkMixin:
         self.loss_ = float(total[-1])
         self.validation_scores_ = self.best_validation_score_ = None
         self.best_loss_ = min(self.loss_curve_)
-        if yv is not None:
-            # The held-out metric is the value MSE summed over outputs, standardised.
-            var = float(((yv - yv.mean(0)) ** 2).sum(1).mean())
-            var = var if var > 0 else 1.0
-            self.validation_scores_ = [1.0 - v / var for v in history["val"]]
-            self.best_validation_score_ = 1.0 - history["best_val"] / var
+        if baseline is not None:
+            # The held-out metric relative to that of the held-out mean (an R^2).
+            self.validation_scores_ = [1.0 - v / baseline for v in history["val"]]
+            self.best_validation_score_ = 1.0 - history["best_val"] / baseline
             self.best_loss_ = None
 
     def _standardised_inputs(self, X: Any) -> np.ndarray:

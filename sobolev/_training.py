@@ -57,11 +57,19 @@ def check_seed(seed: Any) -> int:
 
 
 def check_early_stopping(
-    validation, val_metric, eval_every, patience, tol, patience_growth=0.0
+    validation, val_metric, eval_every, patience, tol, patience_growth=0.0, allow_loss=False
 ) -> tuple:
     """Validate the early-stopping arguments; return ``(eval_every, patience, tol,
-    patience_growth)``."""
-    check_choice(val_metric, "val_metric", VAL_METRICS)
+    patience_growth)``. ``allow_loss``: ``val_metric`` may also be a ``SobolevLoss``."""
+    from sobolev.loss import SobolevLoss
+
+    if not (allow_loss and isinstance(val_metric, SobolevLoss)):
+        if allow_loss and not isinstance(val_metric, str):
+            raise ValueError(
+                f"val_metric must be one of {VAL_METRICS} or a sobolev.SobolevLoss, "
+                f"got {val_metric!r}"
+            )
+        check_choice(val_metric, "val_metric", VAL_METRICS)
     eval_every = check_positive_int(eval_every, "eval_every")
     if patience is not None:
         patience = check_positive_int(patience, "patience")

@@ -42,7 +42,7 @@ def fit(
     weight_decay: float = 0.0,
     optimizer: Callable[..., torch.optim.Optimizer] | None = None,
     validation: tuple[Any, Target] | None = None,
-    val_metric: Literal["values", "loss"] = "values",
+    val_metric: Literal["values", "loss"] | SobolevLoss = "values",
     eval_every: int = 1,
     patience: int | None = None,
     tol: float = 0.0,
@@ -92,12 +92,14 @@ def fit(
         before training, every ``eval_every`` steps and after the last step (in eval
         mode, without drawing random numbers, so training is unchanged), and the
         state with the lowest held-out metric is restored at the end.
-    val_metric : {"values", "loss"}
+    val_metric : {"values", "loss"} or SobolevLoss
         ``"values"``: mean over samples of the squared value error (summed over
         outputs), the order-0 term of the loss. ``"loss"``: the training loss with the
         same order and weights, exact (random projections are replaced by the exact
         terms so that the metric is deterministic); needs derivatives in
-        ``target_val``.
+        ``target_val``. A :class:`SobolevLoss`: that loss's order and weights, exact
+        (``"auto"`` weights resolved on the training data), for a held-out score that
+        weighs the terms differently from training.
     eval_every : int
         Optimiser steps between held-out evaluations.
     patience : int, optional
@@ -155,7 +157,7 @@ def fit(
     if optimizer is not None and not callable(optimizer):
         raise ValueError(f"optimizer must be callable, got {type(optimizer).__name__}")
     eval_every, patience, tol, patience_growth = check_early_stopping(
-        validation, val_metric, eval_every, patience, tol, patience_growth
+        validation, val_metric, eval_every, patience, tol, patience_growth, allow_loss=True
     )
     evaluate = None
     if validation is not None:
@@ -221,10 +223,12 @@ def _held_out(
         raise ValueError(
             f"validation x_val has N_val = {xv.shape[0]} samples but target_val has {len(tv)}"
         )
-    if metric == "loss" and not tv.is_function and tv.max_order < loss.order:
+    scorer = metric if isinstance(metric, SobolevLoss) else loss
+    if metric != "values" and not tv.is_function and tv.max_order < scorer.order:
+        name = "a SobolevLoss" if scorer is metric else '"loss"'
         raise ValueError(
-            f'val_metric="loss" with SobolevLoss(order={loss.order}) needs derivatives up to '
-            f"order {loss.order} in validation target_val, which has order {tv.max_order}"
+            f"val_metric={name} with SobolevLoss(order={scorer.order}) needs derivatives up "
+            f"to order {scorer.order} in validation target_val, which has order {tv.max_order}"
         )
 
     def evaluate() -> torch.Tensor:
@@ -235,8 +239,8 @@ def _held_out(
                 with torch.no_grad():
                     err = ((D._evaluate(model, xv) - tv.values(xv)) ** 2).sum(1).mean()
             else:
-                # The training weights ("auto" resolved on the training target), exact terms.
-                exact = SobolevLoss(loss.order, weights=loss.resolve_weights(target, x))
+                # The scorer's weights ("auto" resolved on the training target), exact terms.
+                exact = SobolevLoss(scorer.order, weights=scorer.resolve_weights(target, x))
                 err = exact(model, xv, tv)
         finally:
             for mod, mode in modes:

@@ -110,13 +110,16 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         there are at most 100 over the budget. Without early stopping the whole
         budget runs, since the cosine schedule is defined over it.
     early_stopping : bool or "auto", default="auto"
-        Hold out ``validation_fraction`` of the samples, evaluate the value error on
-        them, stop once progress stalls (see ``n_iter_no_change``) and keep the best
-        weights. ``"auto"``: only for 256 < N < 2048 samples, where data is plentiful
-        (and often noisy), a held-out tenth costs little and the budget is
-        long enough (more than 250 epochs) to over-fit noisy labels. From 2048 samples
-        the whole budget runs: there, on noisy labels, the held-out value error picked
-        worse epochs than the end of the annealed schedule (``benchmarks/README.md``).
+        Hold out ``validation_fraction`` of the samples, score the model on them, stop
+        once progress stalls (see ``n_iter_no_change``) and keep the best weights. The
+        score is the value MSE, or with derivatives and ``weights="differential"``
+        half the value MSE plus half the mean over inputs of ``lambda_j^2`` times the
+        derivative MSE (on exact data the derivatives tell a plateau from the end of
+        learning). ``"auto"``: only when the held-out part has at least 20 samples
+        (N >= 200 at the default fraction) and N < 2048. Fewer cannot rank the
+        evaluations; from 2048 samples the whole budget runs, since on noisy labels
+        the held-out value error picked worse epochs than the end of the annealed
+        schedule (``benchmarks/README.md``).
     validation_fraction : float, default=0.1
         Share of samples held out by ``early_stopping`` (at least one sample).
     random_state : int, RandomState instance or None, default=None
@@ -187,10 +190,12 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
     best_loss_ : float or None
         Lowest of ``loss_curve_``; None with ``early_stopping`` (as in MLPRegressor).
     validation_scores_ : list of float or None
-        With ``early_stopping``: R^2 of the held-out values (pooled over outputs) at
-        each evaluation, the first one before training; else None.
+        With ``early_stopping``: ``1 - score / score of the held-out mean`` at each
+        evaluation, the first one before training (the score as in
+        ``early_stopping``; for the value MSE this is the R^2 of the held-out values,
+        pooled over outputs; the held-out mean has zero derivatives); else None.
     best_validation_score_ : float or None
-        The R^2 of the restored weights (``early_stopping`` only).
+        That of the restored weights (``early_stopping`` only).
     loss_ : float
         Final training loss on the standardised scale.
     history_ : dict
@@ -317,7 +322,7 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         rng = check_random_state(self.random_state)
         init_seed, fit_seed, split_seed = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
         train_idx, val_idx = np.arange(n), None
-        if P.resolve_early_stopping(self.early_stopping, n):
+        if P.resolve_early_stopping(self.early_stopping, n, self.validation_fraction):
             train_idx, val_idx = P.split(n, self.validation_fraction, split_seed)
         n_train = len(train_idx)
         batch = P.resolve_batch_size(self.batch_size, n_train)
@@ -343,14 +348,17 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         epochs = P.resolve_epochs(self.max_iter, per_epoch)
         net = model if lam is None else nn.Sequential(P.InputScale(lam, dtype, device), model)
         steps = epochs * per_epoch
-        kwargs = {}
+        kwargs, baseline = {}, None
         if val_idx is not None:
+            metric = P.held_out_metric(self.weights, order, d)
+            dv_val = None if dys is None else dys[val_idx] * (1.0 if lam is None else lam)
+            baseline = P.held_out_baseline(metric, ys[val_idx], dv_val)
             # Evaluate each epoch, but at most EVALUATIONS times over the budget: with
             # full batches an epoch is one step, too short for a patience of 10.
             every = per_epoch * max(1, round(steps / per_epoch / P.EVALUATIONS))
             kwargs = {
                 "validation": tensors(val_idx),
-                "val_metric": "values",
+                "val_metric": metric,
                 "eval_every": every,
                 "patience": int(self.n_iter_no_change),
                 "patience_growth": P.PATIENCE_GROWTH,
@@ -371,7 +379,7 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
             weight_decay=params["alpha"],
             **kwargs,
         )
-        self._record(history, per_epoch, ys[val_idx] if val_idx is not None else None)
+        self._record(history, per_epoch, baseline)
         self.model_ = model.eval()
         self.standardizer_ = std
         self.n_outputs_ = m

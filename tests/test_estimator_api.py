@@ -71,12 +71,48 @@ def test_early_stopping_holds_out_data_and_restores_the_best_weights():
     assert 0 < reg.best_validation_score_ <= 1
 
 
-def test_early_stopping_auto_only_for_large_n():
+def test_early_stopping_auto_needs_20_held_out_samples():
     X, y, dy = _data(n=300)
     big = SobolevRegressor(**(SMALL | {"max_iter": 2})).fit(X, y, dy=dy)
     assert big.validation_scores_ is not None and big.batch_size_ == 256  # of 270 kept
-    small = SobolevRegressor(**SMALL).fit(X[:50], y[:50], dy=dy[:50])
-    assert small.validation_scores_ is None
+    at = SobolevRegressor(**SMALL).fit(X[:195], y[:195], dy=dy[:195])
+    assert at.validation_scores_ is not None and at.batch_size_ == 175  # 20 held out
+    below = SobolevRegressor(**SMALL).fit(X[:194], y[:194], dy=dy[:194])
+    assert below.validation_scores_ is None and below.batch_size_ == 194
+    # 20 of 100 with a larger fraction.
+    frac = SobolevRegressor(**(SMALL | {"validation_fraction": 0.2})).fit(X[:100], y[:100])
+    assert frac.validation_scores_ is not None and frac.batch_size_ == 80
+
+
+def test_differential_early_stopping_scores_half_values_half_scaled_derivatives():
+    X, y, dy = _data(n=60, seed=3)
+    reg = SobolevRegressor(**(SMALL | {"early_stopping": True, "dtype": "float64"}))
+    reg.fit(X, y, dy=dy)
+    h = reg.history_
+    # Reference: the held-out split and lambda as the estimator draws them, the score
+    # computed from the restored network by autograd.
+    rng = np.random.RandomState(0)
+    _, _, split_seed = rng.randint(0, 2**31 - 1, size=3)
+    train, val = P.split(60, 0.1, int(split_seed))
+    u = (X - reg.x_mean_) / reg.x_scale_
+    v = (y - reg.y_mean_[0]) / reg.y_scale_[0]
+    dv = dy * reg.x_scale_ / reg.y_scale_[0]
+    lam = 1 / np.sqrt((dv[train] ** 2).mean(0))
+    ut = torch.tensor(u[val], requires_grad=True)
+    out = reg.model_(ut)[:, 0]
+    (g,) = torch.autograd.grad(out.sum(), ut)
+    value_mse = float(((out - torch.tensor(v[val])) ** 2).mean().detach())
+    # The network sees u; training scales each input's derivative residual by lambda_j.
+    deriv = float((((g.numpy() - dv[val]) * lam) ** 2).sum(1).mean())
+    score = 0.5 * value_mse + 0.5 / 2 * deriv
+    np.testing.assert_allclose(h["best_val"], score, rtol=1e-9)
+    base = 0.5 * np.var(v[val]) + 0.5 / 2 * float(((dv[val] * lam) ** 2).sum(1).mean())
+    np.testing.assert_allclose(reg.best_validation_score_, 1 - score / base, rtol=1e-9)
+    # Values only: the plain R^2 of the held-out values.
+    plain = SobolevRegressor(**(SMALL | {"early_stopping": True})).fit(X, y)
+    assert plain.history_["best_val"] == pytest.approx(
+        (1 - plain.best_validation_score_) * np.var(v[val]), rel=1e-9
+    )
 
 
 def test_early_stopping_auto_is_off_from_2048_samples():

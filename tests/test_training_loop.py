@@ -81,6 +81,33 @@ def test_val_metric_loss_is_the_exact_sobolev_loss_on_held_out_points():
         )  # fmt: skip
 
 
+def test_val_metric_sobolev_loss_scores_with_its_own_weights():
+    x, y, dy = _noisy(10, 2, d=2)
+    xv, yv, dyv = _clean(50, 3, d=2)
+    train = sb.SobolevLoss(order=1, weights=(1.0, 0.5))
+    scorer = sb.SobolevLoss(order=1, weights=(0.25, 2.0), projections=1)
+    model = sb.MLP(2, 1, (16,), "tanh", seed=1, dtype=F64)
+    hist = sb.fit(
+        model, x, sb.Target.from_arrays(y, dy), loss=train, steps=30, lr=1e-2,
+        progress=False, validation=(xv, sb.Target.from_arrays(yv, dyv)), val_metric=scorer,
+        eval_every=7,
+    )  # fmt: skip
+    # Independent reference: the scorer's weights (not training's), exact terms.
+    xg = xv.clone().requires_grad_(True)
+    out = model(xg)
+    (jac,) = torch.autograd.grad(out.sum(), xg)
+    ref = 0.25 * ((out - yv) ** 2).sum(1).mean() + 2.0 * ((jac - dyv[:, 0]) ** 2).sum(1).mean()
+    np.testing.assert_allclose(float(ref.detach()), hist["best_val"], rtol=1e-12)
+    with pytest.raises(ValueError, match="val_metric=a SobolevLoss with SobolevLoss.order=1"):
+        sb.fit(
+            model, x, sb.Target.from_arrays(y, dy), loss=train, steps=3, progress=False,
+            validation=(xv, sb.Target.from_arrays(yv)), val_metric=scorer,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="val_metric must be one of .* or a sobolev.SobolevLoss"):
+        sb.fit(model, x, sb.Target.from_arrays(y, dy), steps=3, progress=False,
+               validation=(xv, sb.Target.from_arrays(yv, dyv)), val_metric=0.5)  # fmt: skip
+
+
 def test_patience_stops_early_on_a_problem_that_overfits():
     x, y, _ = _noisy(6, 4, noise=0.5)
     xv, yv, _ = _clean(200, 5)
