@@ -162,7 +162,9 @@ def held_out_metric(weights: Any, order: int, d: int) -> str | SobolevLoss:
     return "values"
 
 
-def held_out_baseline(metric: str | SobolevLoss, yv: np.ndarray, dv: np.ndarray | None) -> float:
+def held_out_baseline(
+    metric: str | SobolevLoss, yv: np.ndarray, dv: np.ndarray | None, w: np.ndarray | None
+) -> float:
     """``metric`` of the constant prediction at the held-out mean, with zero derivatives:
     the denominator of ``validation_scores_`` (for ``"values"``, the R^2).
 
@@ -173,11 +175,17 @@ def held_out_baseline(metric: str | SobolevLoss, yv: np.ndarray, dv: np.ndarray 
         Standardised held-out values.
     dv : ndarray, shape (N_val, m, d), or None
         The held-out derivative labels as trained (scaled by ``lambda``).
+    w : ndarray, shape (N_val,), or None
+        Sample weights; like the metric, the SobolevLoss score is a weighted mean and
+        the value MSE a plain one.
     """
-    base = float(((yv - yv.mean(0)) ** 2).sum(1).mean())
-    if not isinstance(metric, str):
+    if isinstance(metric, str):
+        base = float(((yv - yv.mean(0)) ** 2).sum(1).mean())
+    else:
+        p = np.full(len(yv), 1.0 / len(yv)) if w is None or w.sum() <= 0 else w / w.sum()
         w0, w1 = metric.weights
-        base = w0 * base + w1 * float((dv**2).sum((1, 2)).mean())
+        values = ((yv - p @ yv) ** 2).sum(1)
+        base = float(p @ (w0 * values + w1 * (dv**2).sum((1, 2))))
     return base if base > 0 else 1.0
 
 

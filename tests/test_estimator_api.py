@@ -84,35 +84,39 @@ def test_early_stopping_auto_needs_20_held_out_samples():
     assert frac.validation_scores_ is not None and frac.batch_size_ == 80
 
 
-def test_differential_early_stopping_scores_half_values_half_scaled_derivatives():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_differential_early_stopping_scores_half_values_half_scaled_derivatives(weighted):
     X, y, dy = _data(n=60, seed=3)
+    w = np.random.default_rng(1).uniform(0.2, 2.0, 60) if weighted else None
     reg = SobolevRegressor(**(SMALL | {"early_stopping": True, "dtype": "float64"}))
-    reg.fit(X, y, dy=dy)
-    h = reg.history_
+    reg.fit(X, y, dy=dy, sample_weight=w)
     # Reference: the held-out split and lambda as the estimator draws them, the score
-    # computed from the restored network by autograd.
+    # computed from the restored network by autograd (weighted means with weights).
     rng = np.random.RandomState(0)
     _, _, split_seed = rng.randint(0, 2**31 - 1, size=3)
     train, val = P.split(60, 0.1, int(split_seed))
+    p_tr = np.full(len(train), 1 / len(train)) if w is None else w[train] / w[train].sum()
+    p = np.full(len(val), 1 / len(val)) if w is None else w[val] / w[val].sum()
     u = (X - reg.x_mean_) / reg.x_scale_
     v = (y - reg.y_mean_[0]) / reg.y_scale_[0]
     dv = dy * reg.x_scale_ / reg.y_scale_[0]
-    lam = 1 / np.sqrt((dv[train] ** 2).mean(0))
+    lam = 1 / np.sqrt(p_tr @ dv[train] ** 2)
     ut = torch.tensor(u[val], requires_grad=True)
     out = reg.model_(ut)[:, 0]
     (g,) = torch.autograd.grad(out.sum(), ut)
-    value_mse = float(((out - torch.tensor(v[val])) ** 2).mean().detach())
+    value_se = (out.detach().numpy() - v[val]) ** 2
     # The network sees u; training scales each input's derivative residual by lambda_j.
-    deriv = float((((g.numpy() - dv[val]) * lam) ** 2).sum(1).mean())
-    score = 0.5 * value_mse + 0.5 / 2 * deriv
-    np.testing.assert_allclose(h["best_val"], score, rtol=1e-9)
-    base = 0.5 * np.var(v[val]) + 0.5 / 2 * float(((dv[val] * lam) ** 2).sum(1).mean())
+    deriv_se = (((g.numpy() - dv[val]) * lam) ** 2).sum(1)
+    score = p @ (0.5 * value_se + 0.5 / 2 * deriv_se)
+    np.testing.assert_allclose(reg.history_["best_val"], score, rtol=1e-9)
+    base = p @ (0.5 * (v[val] - p @ v[val]) ** 2 + 0.5 / 2 * ((dv[val] * lam) ** 2).sum(1))
     np.testing.assert_allclose(reg.best_validation_score_, 1 - score / base, rtol=1e-9)
-    # Values only: the plain R^2 of the held-out values.
-    plain = SobolevRegressor(**(SMALL | {"early_stopping": True})).fit(X, y)
-    assert plain.history_["best_val"] == pytest.approx(
-        (1 - plain.best_validation_score_) * np.var(v[val]), rel=1e-9
-    )
+    if not weighted:
+        # Values only: the plain R^2 of the held-out values.
+        plain = SobolevRegressor(**(SMALL | {"early_stopping": True})).fit(X, y)
+        assert plain.history_["best_val"] == pytest.approx(
+            (1 - plain.best_validation_score_) * np.var(v[val]), rel=1e-9
+        )
 
 
 def test_early_stopping_auto_is_off_from_2048_samples():
