@@ -5,6 +5,7 @@
     sobolev list [STUDY]                       studies, presets and config fields
     sobolev run STUDY --preset P [--set key=value ...] [--jobs N] [--backend B]
                       [--scheduler ADDR] [--out DIR] [--name NAME] [--overwrite]
+                      [--reuse FOLDER ...]
     sobolev report STUDY [--preset P | --name NAME] [--out DIR]
     sobolev figures | reproduce --preset quick|full | theory | demo | teachers
 
@@ -78,6 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=not args.no_progress,
         overwrite=args.overwrite,
+        reuse=args.reuse,
     )
     md = outcome.folder / "result.md"
     print(md.read_text())
@@ -151,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="output folder name (default: the preset)")
     p.add_argument(
         "--overwrite", action="store_true", help="replace a result made from another config"
+    )
+    p.add_argument(
+        "--reuse",
+        nargs="+",
+        default=[],
+        metavar="FOLDER",
+        help="result folders of this study whose cells with the same config are taken "
+        "instead of computed (assemble a preset shipped in parts)",
     )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_run)

@@ -35,6 +35,7 @@ from sobolev_lab.results import (
     read_result,
     write_result,
 )
+from sobolev_lab.reuse import seed_cells
 from sobolev_lab.study import Study, check_summary
 from sobolev_lab.sweep import run_sweep
 
@@ -142,6 +143,7 @@ def run(
     scheduler: str | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    reuse: tuple | list = (),
 ) -> RunOutcome:
     """Run (or resume) one study and write its result files.
 
@@ -166,6 +168,9 @@ def run(
         Progress bar and summary line on stderr.
     overwrite : bool
         Replace a ``result.json`` made from a different config.
+    reuse : sequence of path-like
+        Result folders of this study (``--reuse``) whose stored cells with the same
+        config are taken instead of computed (:mod:`sobolev_lab.reuse`).
 
     Raises
     ------
@@ -190,6 +195,8 @@ def run(
     if study.preflight is not None:
         study.preflight(config)
     cells = study.cells(config)
+    if reuse:
+        seed_cells(study.name, cells, folder, reuse)
     t0 = time.perf_counter()
     sweep = run_sweep(
         study.run_cell,

@@ -194,3 +194,33 @@ def test_verdicts_pair_mappings_on_the_seeds_both_hold():
     assert by_seed == aligned and by_seed[0]["n_seeds"] == 3
     with pytest.raises(ValueError, match="both be sequences or mappings"):
         paired_verdicts([{**base, "baseline_errors": {0: 1.0}, "method_errors": [1.0]}])
+
+
+def test_reuse_assembles_a_preset_from_parts_without_computing(tmp_path):
+    whole = run(STUDY, "quick", out=tmp_path / "direct", progress=False)
+    parts = tmp_path / "parts"
+    for size in (10, 20):
+        run(STUDY, "quick", [f"sizes={size}"], name=f"part{size}", out=parts, progress=False)
+    folders = [parts / "toy" / "part10", parts / "toy" / "part20"]
+    out = run(STUDY, "quick", out=parts, progress=False, reuse=folders)
+    timing = out.payload["timing"]
+    assert (timing["cells_computed"], timing["cells_reused"]) == (0, 6)
+    assert (out.folder / "result.md").read_text() == (whole.folder / "result.md").read_text()
+    cell = read_result(_cells(out.folder)[0])["payload"]
+    assert cell["reused_from"].endswith("result.json") and cell["seconds"] is None
+    assert cell["source_environment"]["packages"]["torch"]
+
+
+def test_reuse_refuses_missing_or_foreign_sources_and_keeps_existing_cells(tmp_path):
+    with pytest.raises(ValueError, match="--reuse .*nope: expected a result folder"):
+        run(STUDY, "quick", out=tmp_path, progress=False, reuse=[tmp_path / "nope"])
+    from sobolev_lab.results import write_result
+
+    write_result(tmp_path / "other" / "result.json", {"study": "regression", "cells": []}, {})
+    with pytest.raises(ValueError, match="study 'regression', not 'toy'"):
+        run(STUDY, "quick", out=tmp_path, progress=False, reuse=[tmp_path / "other"])
+    part = run(STUDY, "quick", ["sizes=10"], name="part", out=tmp_path, progress=False)
+    first = run(STUDY, "quick", out=tmp_path, progress=False)
+    before = {p.name: p.read_text() for p in _cells(first.folder)}
+    again = run(STUDY, "quick", out=tmp_path, progress=False, reuse=[part.folder])
+    assert {p.name: p.read_text() for p in _cells(again.folder)} == before
