@@ -20,11 +20,11 @@ Inputs, targets and derivatives are standardised inside by one
 :class:`sobolev.standardize.Standardizer` (weighted by ``sample_weight``), so the
 chain rule keeps them consistent; predictions and predicted gradients are mapped back
 to the original units. The defaults (softplus 2 x 64; about 2000 Adam steps from
-lr 1e-2 with cosine decay; up to 256 samples full batches in float64 and no held-out
-data; beyond, float32 minibatches of ``max(256, N / 16)``, and below 2048 samples early
-stopping on a held-out tenth with a patience of 20 evaluations; Huge & Savine's
-per-input derivative weights) were chosen by ``benchmarks/bench_sklearn.py``; the evidence is in
-``benchmarks/README.md``.
+lr 1e-2 with cosine decay; up to 256 samples full batches in float64, beyond them
+float32 minibatches of ``max(256, N / 16)``; from 200 to 2047 samples early stopping on
+a held-out tenth, scored on values and derivatives, with a patience of 15 evaluations
+that grows with the best one; Huge & Savine's per-input derivative weights) were chosen
+by ``benchmarks/bench_sklearn.py``; the evidence is in ``benchmarks/README.md``.
 
 Example
 -------
