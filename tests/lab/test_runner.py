@@ -146,6 +146,13 @@ def test_command_line_run_report_list_and_errors(tmp_path, monkeypatch, capsys):
     assert main(["run", "toy", "--preset", "paper", *args]) == 2
     assert "--preset must be one of quick, full, large" in capsys.readouterr().err
     assert main(["run", "toy", "--set", "fail_size=20", "--name", "f", *args]) == 1
+    part = ["--set", "sizes=10", "--name", "part", *args]
+    assert main(["run", "toy", *part]) == 0
+    whole = ["--name", "whole", "--reuse", str(tmp_path / "toy" / "part"), *args]
+    assert main(["run", "toy", *whole]) == 0
+    assert "cells 3 computed, 3 reused" in capsys.readouterr().out
+    assert main(["run", "toy", "--name", "w2", "--reuse", str(tmp_path / "nope"), *args]) == 2
+    assert "--reuse" in capsys.readouterr().err
     assert main(["report", "toy", "--out", str(tmp_path)]) == 0
     assert "quick: wrote result.csv, result.md" in capsys.readouterr().out
     assert main(["list", "toy"]) == 0
