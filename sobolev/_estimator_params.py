@@ -145,11 +145,16 @@ def resolve_batch_size(batch_size: Any, n: int) -> int:
     return min(int(batch_size), n)
 
 
+def held_out_size(n: int, fraction: float) -> int:
+    """Samples :func:`split` holds out of ``n``: at least one on each side."""
+    return min(max(1, round(fraction * n)), n - 1)
+
+
 def resolve_early_stopping(early_stopping: Any, n: int, fraction: float) -> bool:
-    """``"auto"``: hold out samples only when ``fraction`` of ``n`` is at least
-    :data:`MIN_HELD_OUT` samples and n < :data:`EARLY_STOPPING_BELOW` (see there)."""
+    """``"auto"``: hold out samples only when :func:`held_out_size` is at least
+    :data:`MIN_HELD_OUT` and n < :data:`EARLY_STOPPING_BELOW` (see there)."""
     if isinstance(early_stopping, str):
-        return round(fraction * n) >= MIN_HELD_OUT and n < EARLY_STOPPING_BELOW
+        return held_out_size(n, fraction) >= MIN_HELD_OUT and n < EARLY_STOPPING_BELOW
     return bool(early_stopping)
 
 
@@ -162,27 +167,26 @@ def held_out_metric(weights: Any, order: int, d: int) -> str | SobolevLoss:
     return "values"
 
 
-def held_out_baseline(
-    metric: str | SobolevLoss, yv: np.ndarray, dv: np.ndarray | None, w: np.ndarray | None
-) -> float:
+def held_out_baseline(metric: str | SobolevLoss, target: Target) -> float:
     """``metric`` of the constant prediction at the held-out mean, with zero derivatives:
     the denominator of ``validation_scores_`` (for ``"values"``, the R^2).
 
     Parameters
     ----------
     metric : "values" or SobolevLoss
-    yv : ndarray, shape (N_val, m)
-        Standardised held-out values.
-    dv : ndarray, shape (N_val, m, d), or None
-        The held-out derivative labels as trained (scaled by ``lambda``).
-    w : ndarray, shape (N_val,), or None
-        Sample weights; like the metric, the SobolevLoss score is a weighted mean and
-        the value MSE a plain one.
+    target : Target
+        The held-out target as trained: standardised values and derivative labels
+        (scaled by ``lambda``), with any sample weights. Like the metric, the
+        SobolevLoss score is a weighted mean and the value MSE a plain one.
     """
+    yv = target.y.double().cpu().numpy()
     if isinstance(metric, str):
         base = float(((yv - yv.mean(0)) ** 2).sum(1).mean())
     else:
+        w = target.sample_weight
+        w = None if w is None else w.double().cpu().numpy()
         p = np.full(len(yv), 1.0 / len(yv)) if w is None or w.sum() <= 0 else w / w.sum()
+        dv = target.dy.double().cpu().numpy()
         w0, w1 = metric.weights
         values = ((yv - p @ yv) ** 2).sum(1)
         base = float(p @ (w0 * values + w1 * (dv**2).sum((1, 2))))
@@ -292,7 +296,7 @@ def split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Training and held-out indices; at least one sample on each side."""
     if n < 2:
         raise ValueError(f"early_stopping=True needs at least 2 samples, got n_samples = {n}")
-    n_val = min(max(1, round(fraction * n)), n - 1)
+    n_val = held_out_size(n, fraction)
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 

@@ -351,14 +351,13 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
         kwargs, baseline = {}, None
         if val_idx is not None:
             metric = P.held_out_metric(self.weights, order, d)
-            dv_val = None if dys is None else dys[val_idx] * (1.0 if lam is None else lam)
-            sw_val = None if sw is None else sw[val_idx]
-            baseline = P.held_out_baseline(metric, ys[val_idx], dv_val, sw_val)
+            validation = tensors(val_idx)
+            baseline = P.held_out_baseline(metric, validation[1])
             # Evaluate each epoch, but at most EVALUATIONS times over the budget: with
             # full batches an epoch is one step, too short for a patience of 10.
             every = per_epoch * max(1, round(steps / per_epoch / P.EVALUATIONS))
             kwargs = {
-                "validation": tensors(val_idx),
+                "validation": validation,
                 "val_metric": metric,
                 "eval_every": every,
                 "patience": int(self.n_iter_no_change),

@@ -35,7 +35,7 @@ def _result_file(source: str | os.PathLike) -> Path:
 
 def seed_cells(
     study_name: str, cells: Sequence[dict[str, Any]], folder: Path, sources: Sequence
-) -> int:
+) -> None:
     """Write the cells of ``sources`` that match ``cells`` into ``folder/cells/``.
 
     Parameters
@@ -49,18 +49,12 @@ def seed_cells(
     sources : sequence of path-like
         Result folders (or their ``result.json``) written by the runner.
 
-    Returns
-    -------
-    int
-        Number of cells written.
-
     Raises
     ------
     ValueError
         A source that is missing, unreadable or of another study.
     """
     wanted = {config_hash(c): c for c in cells}
-    written = 0
     for source in sources:
         path = _result_file(source)
         try:
@@ -88,5 +82,3 @@ def seed_cells(
                 "source_environment": stored.get("environment"),
             }
             write_result(target, record, wanted[h])
-            written += 1
-    return written
