@@ -139,9 +139,13 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
     weights : sequence of float, "auto", "differential" or None, default="differential"
         Per-order loss weights on the standardised scale. None is all ones; a
         sequence and ``"auto"`` are as in :class:`sobolev.SobolevLoss`;
-        ``"differential"`` is Huge & Savine's scheme (order 1 only): value weight
+        ``"differential"`` follows Huge & Savine's scheme (order 1 only): value weight
         ``1 / (1 + d)``, derivative weight ``d / (1 + d)`` shared as a mean over inputs,
-        each input's derivative residual scaled by ``lambda_j = 1 / rms(dy_j)``.
+        each input's derivative residual scaled by ``lambda_j``. Theirs is
+        ``1 / rms(dy_j)`` on the standardised scale, which gives every input an equal
+        share; here ``lambda_j`` is proportional to ``1 / sqrt(rms(dy_j))`` with the
+        same mean size, so inputs of equal scale get theirs and inputs that dominate
+        ``f`` keep more weight (``benchmarks/README.md``).
     projections : int or None, default=None
         Stochastic Sobolev training: the number of random projections per derivative
         term (:class:`sobolev.SobolevLoss`); None is the exact loss.

@@ -100,7 +100,8 @@ def test_differential_early_stopping_scores_half_values_half_scaled_derivatives(
     u = (X - reg.x_mean_) / reg.x_scale_
     v = (y - reg.y_mean_[0]) / reg.y_scale_[0]
     dv = dy * reg.x_scale_ / reg.y_scale_[0]
-    lam = 1 / np.sqrt(p_tr @ dv[train] ** 2)
+    rms = np.sqrt(p_tr @ dv[train] ** 2)
+    lam = rms**-P.LAMBDA_POWER / np.sqrt(np.mean(rms ** (2 - 2 * P.LAMBDA_POWER)))
     ut = torch.tensor(u[val], requires_grad=True)
     out = reg.model_(ut)[:, 0]
     (g,) = torch.autograd.grad(out.sum(), ut)
@@ -141,12 +142,24 @@ def test_warm_start_continues_from_the_previous_network():
         reg.fit(X[:, :1], y)
 
 
-def test_differential_weights_are_huge_and_savines():
+@pytest.mark.parametrize("power", [1.0, 0.5])
+def test_differential_weights_are_normalised_powers_of_the_rms(monkeypatch, power):
+    monkeypatch.setattr(P, "LAMBDA_POWER", power)
     rng = np.random.default_rng(1)
-    dv = rng.normal(size=(50, 1, 3)) * np.array([1.0, 10.0, 0.0])
+    dv = rng.normal(size=(50, 1, 4)) * np.array([1.0, 10.0, 3.0, 0.0])
     lam, alpha = P.differential_weights(dv, None)
-    np.testing.assert_allclose(lam[:2], 1 / np.sqrt((dv[:, 0, :2] ** 2).mean(0)), rtol=1e-12)
-    assert lam[2] == 1.0 and alpha == 0.25
+    rms = np.sqrt((dv[:, 0, :3] ** 2).mean(0))
+    # lambda_j proportional to rms_j ** -power, and mean_j (lambda_j rms_j)^2 = 1 ...
+    ratio = lam[:3] * rms**power
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+    assert np.mean((lam[:3] * rms) ** 2) == pytest.approx(1.0, rel=1e-12)
+    if power == 1.0:  # ... which at power 1 is Huge & Savine's 1 / rms_j
+        np.testing.assert_allclose(lam[:3], 1 / rms, rtol=1e-12)
+    assert lam[3] == 1.0 and alpha == 0.2
+    # Inputs of equal scale get 1 / rms at any power.
+    same = rng.normal(size=(2000, 1, 3))
+    same /= np.sqrt((same**2).mean(0))
+    np.testing.assert_allclose(P.differential_weights(same, None)[0], 1.0, rtol=1e-12)
 
 
 def test_differential_weighting_equals_the_explicit_per_input_loss():
