@@ -163,10 +163,17 @@ def check_member_weights(weights: Any, e: int, *, like: torch.Tensor) -> torch.T
     w = as_tensor(weights, "weights", like=like)
     if w.ndim == 1:
         w = w.unsqueeze(0).expand(e, -1)
-    if tuple(w.shape) != (e, 2) or not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+    if tuple(w.shape) != (e, 2):
         raise ValueError(
-            f"weights must be 2 finite non-negative floats (w0, w1) or shape ({e}, 2), "
-            f"got {tuple(w.shape)}"
+            f"weights must be 2 floats (w0, w1) or have shape ({e}, 2), got shape {tuple(w.shape)}"
+        )
+    bad = ~torch.isfinite(w).all(1) | (w < 0).any(1)
+    if bool(bad.any()):
+        members = torch.nonzero(bad).flatten().tolist()
+        raise ValueError(
+            f"weights must be finite and non-negative in {w.dtype}; member(s) "
+            f"{members[:5]}{' ...' if len(members) > 5 else ''} have "
+            f"{w[members[0]].tolist()} (a weight beyond the dtype's range becomes inf)"
         )
     return w
 

@@ -111,8 +111,22 @@ def test_fit_ensemble_rejects_bad_input_before_training():
         fit_ensemble(ens, x[:1], y, dy, steps=3, progress=False)
     with pytest.raises(ValueError, match="dy must have shape"):
         fit_ensemble(ens, x, y, dy[:, :3], steps=3, progress=False)
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ValueError, match="weights must be finite and non-negative"):
         fit_ensemble(ens, x, y, dy, weights=(1.0, -1.0), steps=3, progress=False)
+    with pytest.raises(ValueError, match="have shape \\(2, 2\\), got shape \\(3, 2\\)"):
+        fit_ensemble(ens, x, y, dy, weights=np.ones((3, 2)), steps=3, progress=False)
+    # A float64 weight beyond float32's range names the member and the dtype.
+    ens32 = MLPEnsemble.from_seeds(2, 1, (4,), "relu", [0, 1])
+    with pytest.raises(ValueError, match=r"torch.float32; member\(s\) \[1\] have \[1.0, inf\]"):
+        fit_ensemble(
+            ens32,
+            x.float(),
+            y.float(),
+            dy.float(),
+            weights=np.array([[1.0, 1.0], [1.0, 1e200]]),
+            steps=3,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="y contains"):
         fit_ensemble(ens, x, y * float("nan"), dy, steps=3, progress=False)
     for a, b in zip(before, ens.parameters(), strict=True):

@@ -105,7 +105,7 @@ def _network(method, configs, cell, data, dim, dtype) -> dict[str, Any]:
 
     shared = ("activation", "lr")
     splits = [kfold(u.shape[1], cell["folds"], seed=s) for s in seeds]
-    stacks = member_stacks(u, v, dy, configs, splits, seeds, shared_keys=shared)
+    stacks = member_stacks(u, v, dy, configs, splits, seeds, shared_keys=shared, dtype=dtype)
     t0 = time.perf_counter()
     errors, best_steps, flags = [], [], []
     for st in stacks:
@@ -130,7 +130,7 @@ def _network(method, configs, cell, data, dim, dtype) -> dict[str, Any]:
     for s in range(len(seeds)):
         (st,) = refit_stacks(
             u[s : s + 1], v[s : s + 1], None if dy is None else _one(dy, s),
-            configs, [chosen[s].index], [seeds[s]], shared_keys=shared,
+            configs, [chosen[s].index], [seeds[s]], shared_keys=shared, dtype=dtype,
         )  # fmt: skip
         ens, hist = _fit_stack(st, cell, dim, dtype, refit_steps[s], validation=False)
         yp, jp = ens.predict(torch.as_tensor(data["ut"][s : s + 1], dtype=dtype))

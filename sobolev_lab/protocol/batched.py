@@ -85,12 +85,18 @@ class MemberStack:
         return [m.seed for m in self.members]
 
 
-def member_weights(config: Mapping[str, Any], x: np.ndarray, y: np.ndarray, dy) -> tuple:
+def member_weights(
+    config: Mapping[str, Any], x: np.ndarray, y: np.ndarray, dy, dtype: Any = None
+) -> tuple:
     """Loss weights ``(w0, w1)`` of ``config["derivative_weight"]`` on one training set.
 
     Absent or 0 is value-only training ``(1, 0)``; a number ``w`` is ``(1, w)``;
     ``"auto"`` is :class:`sobolev.SobolevLoss`'s balance computed on this fold's
-    training targets (``x`` (N, d), ``y`` (N,), ``dy`` (N, d)).
+    training targets (``x`` (N, d), ``y`` (N,), ``dy`` (N, d)). ``dtype`` is the
+    training precision (numpy or torch dtype; default float64): where the balance
+    computed in float64 overflows it, the targets are zero to that precision (Easom's
+    values of 1e-105 in float32) and the balance is computed on the targets as training
+    sees them, which is that of a zero target.
     """
     w = config.get("derivative_weight", 0.0)
     if w == "auto":
@@ -100,8 +106,22 @@ def member_weights(config: Mapping[str, Any], x: np.ndarray, y: np.ndarray, dy) 
 
         if dy is None:
             raise ValueError('derivative_weight "auto" needs derivative targets dy')
-        xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        return SobolevLoss(order=1, weights="auto").resolve_weights(Target.from_arrays(y, dy), xt)
+
+        def balance(dt) -> tuple:
+            target = Target.from_arrays(np.asarray(y, dtype=dt), np.asarray(dy, dtype=dt))
+            xt = torch.as_tensor(np.asarray(x, dtype=dt))
+            return SobolevLoss(order=1, weights="auto").resolve_weights(target, xt)
+
+        # float64 first, always: the shipped cells' weights were computed that way.
+        weights = balance(np.float64)
+        if dtype is not None:
+            if isinstance(dtype, torch.dtype):
+                dtype = str(dtype).removeprefix("torch.")
+            with np.errstate(over="ignore"):
+                cast = np.asarray(weights, dtype=np.dtype(dtype))
+            if not np.isfinite(cast).all():
+                weights = balance(np.dtype(dtype))
+        return weights
     if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w >= 0):
         raise ValueError(f'derivative_weight must be a number >= 0 or "auto", got {w!r}')
     if w > 0 and dy is None:
@@ -118,6 +138,7 @@ def member_stacks(
     seeds: Sequence[int],
     *,
     shared_keys: Sequence[str] = ("lr",),
+    dtype: Any = None,
 ) -> list[MemberStack]:
     """Lay the (configs x folds x seeds) trials of one method out as ensemble stacks.
 
@@ -143,6 +164,8 @@ def member_stacks(
         Config keys that cannot differ inside one ensemble: trainer arguments taken
         once per call (``lr``; ``weight_decay`` is per member) and the
         architecture (add ``"activation"`` when it is tuned).
+    dtype : numpy or torch dtype, optional
+        The training precision, for ``"auto"`` weights (:func:`member_weights`).
 
     Returns
     -------
@@ -169,7 +192,7 @@ def member_stacks(
         for f in range(next(iter(n_folds)))
         for s in range(len(seeds))
     ]
-    return _stacks(x, y, targets, configs, trials, seeds, shared_keys)
+    return _stacks(x, y, targets, configs, trials, seeds, shared_keys, dtype)
 
 
 def refit_stacks(
@@ -181,12 +204,13 @@ def refit_stacks(
     seeds: Sequence[int],
     *,
     shared_keys: Sequence[str] = ("lr",),
+    dtype: Any = None,
 ) -> list[MemberStack]:
     """Stacks for the final fits: each seed's chosen config on all its ``n`` points.
 
     Parameters
     ----------
-    x, y, dy, configs, seeds, shared_keys
+    x, y, dy, configs, seeds, shared_keys, dtype
         As in :func:`member_stacks` (a callable ``dy`` gets ``arange(n)``).
     chosen : sequence of int
         Per seed, the index of its chosen config (``Selection.index``).
@@ -207,7 +231,7 @@ def refit_stacks(
     _check_shared(configs, shared_keys)
     every = np.arange(x.shape[1])
     trials = [(c, -1, s, every, None) for s, c in enumerate(chosen)]
-    return _stacks(x, y, _targets(dy, x), configs, trials, seeds, shared_keys)
+    return _stacks(x, y, _targets(dy, x), configs, trials, seeds, shared_keys, dtype)
 
 
 def _check_data(x, y, seeds):
@@ -238,7 +262,7 @@ def _targets(dy, x):
     return lambda s, idx: dy_arr[s, idx]
 
 
-def _stacks(x, y, targets, configs, trials, seeds, shared_keys) -> list[MemberStack]:
+def _stacks(x, y, targets, configs, trials, seeds, shared_keys, dtype) -> list[MemberStack]:
     """Group ``trials`` (config, fold, seed index, train_idx, val_idx) by shared key."""
     groups: dict[str, list] = {}
     for trial in trials:
@@ -252,7 +276,7 @@ def _stacks(x, y, targets, configs, trials, seeds, shared_keys) -> list[MemberSt
             g = None if targets is None else np.asarray(targets(s, tr), dtype=np.float64)
             if g is not None and g.shape != (tr.size, x.shape[2]):
                 raise ValueError(f"dy({s}, train_idx) must have shape {(tr.size, x.shape[2])}")
-            ws.append(member_weights(configs[c], x[s, tr], y[s, tr], g))
+            ws.append(member_weights(configs[c], x[s, tr], y[s, tr], g, dtype))
             wd.append(_weight_decay(configs[c]))
             members.append(Member(c, f, seeds[s]))
             xs.append(x[s, tr])

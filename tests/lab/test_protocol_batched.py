@@ -72,6 +72,28 @@ def test_auto_weights_follow_the_fold_targets():
         member_weights({"derivative_weight": 1.0}, x[0], y[0], None)
 
 
+def test_auto_weights_of_targets_zero_in_float32_stay_finite():
+    # Easom at n = 20: values of 1e-105 give float64 "auto" weights of about 1e207,
+    # which overflow float32 training; there the balance is that of a zero target.
+    x, y, dy = _data()
+    tiny_y, tiny_dy = y[0] * 1e-105, dy[0] * 1e-105
+    w64 = member_weights({"derivative_weight": "auto"}, x[0], tiny_y, tiny_dy)
+    assert w64[0] > 1e200 and np.isfinite(w64).all()
+    for dtype in (np.float32, torch.float32):
+        w32 = member_weights({"derivative_weight": "auto"}, x[0], tiny_y, tiny_dy, dtype)
+        assert w32 == pytest.approx((1 / (1 + D), D / (1 + D)), rel=1e-12)
+    # Targets representable in float32 keep their float64 weights exactly.
+    normal = member_weights({"derivative_weight": "auto"}, x[0], y[0], dy[0])
+    assert member_weights({"derivative_weight": "auto"}, x[0], y[0], dy[0], np.float32) == normal
+    # The stacks pass the training dtype down.
+    splits = [kfold(x.shape[1], 2, seed=s) for s in range(x.shape[0])]
+    configs = [{"lr": 1e-3, "derivative_weight": "auto"}]
+    stacks = member_stacks(
+        x, y * 1e-105, dy * 1e-105, configs, splits, list(range(x.shape[0])), dtype=torch.float32
+    )
+    assert np.isfinite(stacks[0].weights.astype(np.float32)).all()
+
+
 def test_callable_targets_only_see_fold_training_points():
     x, y, _ = _data()
     calls = []
