@@ -93,10 +93,9 @@ def member_weights(
     Absent or 0 is value-only training ``(1, 0)``; a number ``w`` is ``(1, w)``;
     ``"auto"`` is :class:`sobolev.SobolevLoss`'s balance computed on this fold's
     training targets (``x`` (N, d), ``y`` (N,), ``dy`` (N, d)). ``dtype`` is the
-    training precision (numpy or torch dtype; default float64): where the balance
-    computed in float64 overflows it, the targets are zero to that precision (Easom's
-    values of 1e-105 in float32) and the balance is computed on the targets as training
-    sees them, which is that of a zero target.
+    training precision (numpy or torch dtype; default float64): a term whose scale is
+    so small that its float64 weight overflows ``dtype`` is zero to that precision
+    (Easom's values of 1e-105 in float32) and gets the weight of a zero term.
     """
     w = config.get("derivative_weight", 0.0)
     if w == "auto":
@@ -107,20 +106,25 @@ def member_weights(
         if dy is None:
             raise ValueError('derivative_weight "auto" needs derivative targets dy')
 
-        def balance(dt) -> tuple:
-            target = Target.from_arrays(np.asarray(y, dtype=dt), np.asarray(dy, dtype=dt))
-            xt = torch.as_tensor(np.asarray(x, dtype=dt))
-            return SobolevLoss(order=1, weights="auto").resolve_weights(target, xt)
+        def balance(y, dy) -> tuple:
+            xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
+            return SobolevLoss(order=1, weights="auto").resolve_weights(
+                Target.from_arrays(y, dy), xt
+            )
 
-        # float64 first, always: the shipped cells' weights were computed that way.
-        weights = balance(np.float64)
+        weights = balance(y, dy)
         if dtype is not None:
             if isinstance(dtype, torch.dtype):
                 dtype = str(dtype).removeprefix("torch.")
             with np.errstate(over="ignore"):
-                cast = np.asarray(weights, dtype=np.dtype(dtype))
-            if not np.isfinite(cast).all():
-                weights = balance(np.dtype(dtype))
+                fits = np.isfinite(np.asarray(weights, dtype=np.dtype(dtype)))
+            if not fits.all():
+                zero = balance(
+                    np.zeros_like(y, dtype=np.float64), np.zeros_like(dy, dtype=np.float64)
+                )
+                weights = tuple(
+                    wk if ok else z for wk, ok, z in zip(weights, fits, zero, strict=True)
+                )
         return weights
     if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w >= 0):
         raise ValueError(f'derivative_weight must be a number >= 0 or "auto", got {w!r}')
