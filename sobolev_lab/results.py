@@ -124,7 +124,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
-def write_result(path: str | os.PathLike, payload: dict[str, Any], config: dict[str, Any]) -> Path:
+def write_result(
+    path: str | os.PathLike,
+    payload: dict[str, Any],
+    config: dict[str, Any],
+    env: dict[str, Any] | None = None,
+) -> Path:
     """Atomically write ``payload`` with its ``config`` and provenance as JSON.
 
     Parameters
@@ -135,11 +140,13 @@ def write_result(path: str | os.PathLike, payload: dict[str, Any], config: dict[
         JSON-serialisable results (numbers, lists, strings).
     config : dict
         The configuration that produced them.
+    env : dict, optional
+        The provenance to record; default: this process's :func:`environment`.
     """
     doc = {
         "config": config,
         "config_hash": config_hash(config),
-        "environment": environment(),
+        "environment": environment() if env is None else env,
         "payload": payload,
         "checksum": hashlib.sha256(_canonical(payload).encode()).hexdigest(),
     }

@@ -21,6 +21,7 @@ line turns into exit status 1. Re-running retries the failed cells only.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from sobolev_lab.results import (
     CorruptResultError,
     atomic_write_text,
     config_hash,
+    environment,
     read_result,
     write_result,
 )
@@ -264,11 +266,24 @@ def _finish(
     return RunOutcome(folder=folder, payload=payload, files=files)
 
 
+def _close(a: Any, b: Any, rel: float = 1e-9) -> bool:
+    """JSON values equal up to a relative ``rel`` in their floats."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y, rel) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and math.isfinite(a) and math.isfinite(b):
+        return math.isclose(a, b, rel_tol=rel, abs_tol=0.0)
+    return a == b
+
+
 def report(study: Study, folder: str | os.PathLike) -> RunOutcome:
     """Rebuild the summary and tables of a stored result from its cells, without training.
 
     ``result.json`` is rewritten only when the recomputed summary differs from the
-    stored one (its timing and provenance are kept otherwise).
+    stored one beyond rounding (a relative 1e-9: another numpy may sum in another
+    order). A rewrite keeps the provenance of the run that computed the cells and adds
+    the report's under ``environment["summary_rebuilt"]``.
 
     Raises
     ------
@@ -298,11 +313,12 @@ def report(study: Study, folder: str | os.PathLike) -> RunOutcome:
     summary = study.summarise(config, cells, payloads)
     check_summary(study.name, summary)
     fresh = json.loads(json.dumps(summary, default=lambda o: o.tolist()))
-    same = all(stored.get(k) == v for k, v in fresh.items())
+    same = all(_close(stored.get(k), v) for k, v in fresh.items())
     files: list[Path] = []
     if not same:
         payload = {**stored, **summary}
-        files.append(write_result(path, payload, doc["config"]))
+        env = {**doc["environment"], "summary_rebuilt": environment()}
+        files.append(write_result(path, payload, doc["config"], env))
     else:
         payload = stored
     files += _write_tables(study, config, folder, summary)

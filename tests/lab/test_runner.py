@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sobolev_lab import registry
-from sobolev_lab.results import read_result
+from sobolev_lab.results import read_result, write_result
 from sobolev_lab.runner import CellFailures, ResultConflict, report, run
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -96,6 +96,34 @@ def test_report_reproduces_the_tables_byte_for_byte_without_training(tmp_path):
     assert {p.name: p.read_bytes() for p in rebuilt.files} == tables
     with pytest.raises(FileNotFoundError, match="no result"):
         report(STUDY, tmp_path / "toy" / "absent")
+
+
+def test_report_keeps_a_result_whose_summary_differs_only_by_rounding(tmp_path):
+    out = run(STUDY, "quick", out=tmp_path, progress=False)
+    path = out.folder / "result.json"
+    doc = read_result(path)
+    rows = doc["payload"]["rows"]
+
+    def store(ratio):
+        payload = {**doc["payload"], "rows": [{**rows[0], "ratio": ratio}, *rows[1:]]}
+        write_result(path, payload, doc["config"], doc["environment"])
+        return path.read_bytes()
+
+    # Another numpy may sum in another order: the last bit is not a new result.
+    nudged = rows[0]["ratio"] * (1 + 1e-15)
+    assert nudged != rows[0]["ratio"]
+    before = store(nudged)
+    report(STUDY, out.folder)
+    assert path.read_bytes() == before
+    # A real difference is rewritten, and the cells' provenance is kept.
+    store(rows[0]["ratio"] * 1.1)
+    report(STUDY, out.folder)
+    rebuilt = read_result(path)
+    assert rebuilt["payload"]["rows"] == rows
+    env = rebuilt["environment"]
+    assert env["created"] == doc["environment"]["created"]
+    assert env["git_commit"] == doc["environment"]["git_commit"]
+    assert "created" in env["summary_rebuilt"]
 
 
 def test_loky_workers_give_the_sequential_numbers(tmp_path):
