@@ -170,10 +170,11 @@ def check_member_weights(weights: Any, e: int, *, like: torch.Tensor) -> torch.T
     bad = ~torch.isfinite(w).all(1) | (w < 0).any(1)
     if bool(bad.any()):
         members = torch.nonzero(bad).flatten().tolist()
+        first = w[members[0]]
+        hint = "" if bool(torch.isfinite(first).all()) else " (beyond the dtype's range?)"
         raise ValueError(
             f"weights must be finite and non-negative in {w.dtype}; member(s) "
-            f"{members[:5]}{' ...' if len(members) > 5 else ''} have "
-            f"{w[members[0]].tolist()} (a weight beyond the dtype's range becomes inf)"
+            f"{members[:5]}{' ...' if len(members) > 5 else ''} have {first.tolist()}{hint}"
         )
     return w
 
