@@ -126,11 +126,16 @@ class SobolevLoss:
             f"projections={self.projections!r}, side={self.side!r})"
         )
 
-    def resolve_weights(self, target: Target, x: torch.Tensor) -> tuple[float, ...]:
+    def resolve_weights(
+        self, target: Target, x: torch.Tensor, dtype: torch.dtype | None = None
+    ) -> tuple[float, ...]:
         """The per-order weights used for ``target`` at inputs ``x`` (N, d).
 
         For ``weights="auto"`` and a function target, the first call fixes the
         target's scales from its ``x``: make it with the full training inputs.
+        ``dtype`` is the training precision (default ``x.dtype``): a term whose scale
+        is so small that its weight overflows it is zero to that precision and is left
+        unnormalised, like a constant target's.
         """
         if self.weights is None:
             return (1.0,) * (self.order + 1)
@@ -140,8 +145,13 @@ class SobolevLoss:
         scales = target.scales(x, self.order)
         c = [float(d) ** k for k in range(self.order + 1)]
         total = sum(c)
-        # A constant target has scale 0; leave its term unnormalised rather than divide by 0.
-        return tuple(ck / total / (s if s > 0 else 1.0) for ck, s in zip(c, scales, strict=False))
+        largest = torch.finfo(x.dtype if dtype is None else dtype).max
+        # A constant target has scale 0; leave its term unnormalised rather than divide by
+        # 0 (Easom's values of 1e-105 are 0 in float32, but would give weights of 1e207).
+        return tuple(
+            ck / total / s if s > 0 and ck / total / s <= largest else ck / total
+            for ck, s in zip(c, scales, strict=False)
+        )
 
     def __call__(
         self,

@@ -176,6 +176,18 @@ def test_auto_weights_balance_orders_by_target_scale():
     assert loss.resolve_weights(target[:5], x[:5]) == (w0, w1)
 
 
+def test_auto_weights_of_a_term_too_small_for_the_training_dtype_are_unnormalised():
+    d = 2
+    x = torch.randn(20, d, dtype=torch.float64)
+    y, dy = torch.randn(20, dtype=torch.float64), 1e-30 * torch.randn(20, d, dtype=torch.float64)
+    loss = sb.SobolevLoss(order=1, weights="auto")
+    target = sb.Target.from_arrays(y, dy)
+    w0, w1 = loss.resolve_weights(target, x)  # float64: 1e60 fits
+    assert w1 == pytest.approx(d / (1 + d) / float((dy**2).sum(1).mean()))
+    v0, v1 = loss.resolve_weights(target, x, torch.float32)  # overflows float32
+    assert (v0, v1) == (w0, pytest.approx(d / (1 + d)))
+
+
 def test_relu_with_order_two_warns_once():
     f = net(2, 1, "relu")
     x = torch.randn(3, 2)

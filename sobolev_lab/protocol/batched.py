@@ -92,10 +92,9 @@ def member_weights(
 
     Absent or 0 is value-only training ``(1, 0)``; a number ``w`` is ``(1, w)``;
     ``"auto"`` is :class:`sobolev.SobolevLoss`'s balance computed on this fold's
-    training targets (``x`` (N, d), ``y`` (N,), ``dy`` (N, d)). ``dtype`` is the
-    training precision (numpy or torch dtype; default float64): a term whose scale is
-    so small that its float64 weight overflows ``dtype`` is zero to that precision
-    (Easom's values of 1e-105 in float32) and gets the weight of a zero term.
+    training targets (``x`` (N, d), ``y`` (N,), ``dy`` (N, d)) for training in
+    ``dtype`` (torch dtype; default float64), where a term too small for that precision
+    counts as zero (:meth:`sobolev.SobolevLoss.resolve_weights`).
     """
     w = config.get("derivative_weight", 0.0)
     if w == "auto":
@@ -105,27 +104,10 @@ def member_weights(
 
         if dy is None:
             raise ValueError('derivative_weight "auto" needs derivative targets dy')
-
-        def balance(y, dy) -> tuple:
-            xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-            return SobolevLoss(order=1, weights="auto").resolve_weights(
-                Target.from_arrays(y, dy), xt
-            )
-
-        weights = balance(y, dy)
-        if dtype is not None:
-            if isinstance(dtype, torch.dtype):
-                dtype = str(dtype).removeprefix("torch.")
-            with np.errstate(over="ignore"):
-                fits = np.isfinite(np.asarray(weights, dtype=np.dtype(dtype)))
-            if not fits.all():
-                zero = balance(
-                    np.zeros_like(y, dtype=np.float64), np.zeros_like(dy, dtype=np.float64)
-                )
-                weights = tuple(
-                    wk if ok else z for wk, ok, z in zip(weights, fits, zero, strict=True)
-                )
-        return weights
+        xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        return SobolevLoss(order=1, weights="auto").resolve_weights(
+            Target.from_arrays(y, dy), xt, dtype
+        )
     if isinstance(w, bool) or not isinstance(w, int | float) or not (math.isfinite(w) and w >= 0):
         raise ValueError(f'derivative_weight must be a number >= 0 or "auto", got {w!r}')
     if w > 0 and dy is None:
@@ -168,7 +150,7 @@ def member_stacks(
         Config keys that cannot differ inside one ensemble: trainer arguments taken
         once per call (``lr``; ``weight_decay`` is per member) and the
         architecture (add ``"activation"`` when it is tuned).
-    dtype : numpy or torch dtype, optional
+    dtype : torch.dtype, optional
         The training precision, for ``"auto"`` weights (:func:`member_weights`).
 
     Returns
