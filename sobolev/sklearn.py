@@ -93,8 +93,11 @@ class SobolevRegressor(RegressorMixin, PartialFitMixin, FittedNetworkMixin, Base
     learning_rate_init : float, default=1e-2
         Initial Adam learning rate.
     max_iter : int or "auto", default="auto"
-        Epochs (passes over the training samples). ``"auto"``: enough epochs for about
-        2000 optimiser steps at any N.
+        Epochs of ``ceil(N / batch_size)`` optimiser steps each, about one pass over
+        the training samples (with ``shuffle`` every pass draws a fresh permutation of
+        full minibatches, so the ``N % batch_size`` samples left over sit that pass out
+        and an epoch's last step starts the next pass). ``"auto"``: enough epochs for
+        about 2000 optimiser steps at any N.
     schedule : {"cosine", "constant", "one_cycle"}, default="cosine"
         Learning rate over the training budget: cosine decay to 0, constant, or the
         one-cycle schedule of Huge & Savine's twin net (peak ``learning_rate_init`` at
