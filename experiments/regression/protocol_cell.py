@@ -34,7 +34,7 @@ import torch
 
 from sobolev_lab.experiments.regression.study import _backward, _metrics, prepare
 
-__all__ = ["candidates", "run_cell"]
+__all__ = ["candidates", "converged_by_activation", "run_cell"]
 
 NETWORKS = ("regular", "sobolev", "sobolev_estimated")
 
@@ -56,6 +56,31 @@ def candidates(cell: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     if "GENN" in cell["peers"]:
         out["GENN"] = budget.subsample(grid(**GENN_GRID), seed=0)
     return budget.check(out)
+
+
+def converged_by_activation(cell: dict[str, Any], method: str, flags: list) -> dict[str, list]:
+    """A network method's CV convergence flags (``converged``) split by activation.
+
+    ``_network`` trains one stack per (activation, lr), in the order the candidates first
+    use them, with members ordered config, fold, seed
+    (:func:`sobolev_lab.protocol.member_stacks`), and appends each stack's flags in turn.
+    """
+    per_config = cell["folds"] * len(cell["seeds"])
+    sizes: dict[tuple[str, float], int] = {}
+    for c in candidates({**cell, "peers": ()})[method]:
+        key = (c["activation"], c["lr"])
+        sizes[key] = sizes.get(key, 0) + per_config
+    if sum(sizes.values()) != len(flags):
+        raise ValueError(
+            f"{method} has {len(flags)} convergence flags, but its candidates make "
+            f"{sum(sizes.values())} cross-validation trainings"
+        )
+    out: dict[str, list] = {}
+    start = 0
+    for (activation, _), size in sizes.items():
+        out.setdefault(activation, []).extend(flags[start : start + size])
+        start += size
+    return out
 
 
 def _fit_stack(st, cell, dim: int, dtype, steps: int, validation: bool):

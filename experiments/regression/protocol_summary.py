@@ -9,7 +9,8 @@
   ``regular``, and ``sobolev`` against every peer; values and gradients.
 - ``best``: per (function, n), the method with the lowest mean test MSE of values and
   of gradients, and the fastest one, for the "which tool when" reading.
-- ``convergence``: the protocol's criterion over every cross-validation training.
+- ``convergence``: the protocol's criterion over every cross-validation training;
+  ``convergence_by_activation`` splits it by training-set size and activation.
 """
 
 from __future__ import annotations
@@ -107,6 +108,25 @@ def _best(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _convergence_by_activation(cells: Sequence[dict], payloads: Sequence[dict]) -> list[dict]:
+    """Converged CV trainings per (n_train, activation), over functions and methods."""
+    from sobolev_lab.experiments.regression.protocol_cell import converged_by_activation
+
+    counts: dict[tuple[int, str], list[int]] = {}
+    for cell, pay in zip(cells, payloads, strict=True):
+        for method, res in pay["methods"].items():
+            if not res.get("converged"):
+                continue
+            for act, flags in converged_by_activation(cell, method, res["converged"]).items():
+                c = counts.setdefault((cell["n_train"], act), [0, 0])
+                c[0] += sum(bool(f) for f in flags)
+                c[1] += len(flags)
+    return [
+        {"n_train": n, "activation": act, "converged": ok, "trainings": total}
+        for (n, act), (ok, total) in sorted(counts.items())
+    ]
+
+
 def summarise(config, cells: list[dict], payloads: list[dict]) -> dict[str, Any]:
     """The summary of a protocol run (see the module docstring)."""
     from sobolev_lab.protocol import CRITERION, convergence_record
@@ -135,6 +155,7 @@ def summarise(config, cells: list[dict], payloads: list[dict]) -> dict[str, Any]
             if "failed" in r
         ],
         "convergence": conv,
+        "convergence_by_activation": _convergence_by_activation(cells, payloads),
         "protocol": {
             "folds": config.folds,
             "candidates_per_method": len(config.lrs)
@@ -144,7 +165,7 @@ def summarise(config, cells: list[dict], payloads: list[dict]) -> dict[str, Any]
             "eval_every": config.eval_every,
             "patience": config.patience,
             "selection_metric": "mean held-out value MSE over the folds (standardised units)",
-            "weight_decay": "not tuned: sobolev.ensemble.fit_ensemble has no weight_decay",
+            "regular_weight_decays": list(config.regular_weight_decays),
         },
     }
 
@@ -158,6 +179,17 @@ def _failures(failures: list[dict[str, Any]]) -> str:
         return ""
     lines = [f"- {f['function']} n = {f['n_train']}, {f['method']}: {f['error']}" for f in failures]
     return "## Failed peer fits (left out of every table)\n\n" + "\n".join(lines) + "\n\n"
+
+
+def _by_activation(rows: list[dict[str, Any]] | None) -> str:
+    if not rows:
+        return ""
+    table = markdown_table(
+        ["n", "activation", "converged", "share"],
+        [[r["n_train"], r["activation"], f"{r['converged']} of {r['trainings']}",
+          f"{r['converged'] / r['trainings']:.1%}"] for r in rows],
+    )  # fmt: skip
+    return f"\nBy training-set size and activation (every network method):\n\n{table}\n"
 
 
 def render(config, summary: dict[str, Any]) -> dict[str, str]:
@@ -213,6 +245,6 @@ def render(config, summary: dict[str, Any]) -> dict[str, str]:
         f"{verdict_table(summary['verdicts'])}\n"
         f"{_failures(summary.get('failures', []))}"
         f"## Convergence\n\n{conv['converged']} of {conv['trainings']} trainings converged: "
-        f"{conv['criterion']}.\n"
+        f"{conv['criterion']}.\n{_by_activation(summary.get('convergence_by_activation'))}"
     )
     return {"result.csv": csv, "result.md": md}

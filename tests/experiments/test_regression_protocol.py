@@ -73,6 +73,9 @@ def test_summary_verdicts_convergence_and_report(tiny):
     assert conv["trainings"] == 2 * 3 * 16
     assert 0 <= conv["converged"] <= conv["trainings"]
     assert "last quarter" in conv["criterion"]
+    by = res["convergence_by_activation"]
+    assert [(r["n_train"], r["activation"]) for r in by] == [(12, "relu")]
+    assert (by[0]["converged"], by[0]["trainings"]) == (conv["converged"], conv["trainings"])
     vs_reg = [v for v in res["verdicts"] if v["baseline"] == "regular"]
     vs_peer = [v for v in res["verdicts"] if v["baseline"] != "regular"]
     # 2 cells x 5 methods x 2 metrics against regular; 2 cells x 3 peers x 2 metrics.
@@ -99,6 +102,30 @@ def test_summary_verdicts_convergence_and_report(tiny):
     assert (tiny.folder / "result.csv").read_text() == csv
     assert again.payload["verdicts"] == res["verdicts"]
     assert read_result(tiny.folder / "result.json")["config"]["protocol"] is True
+
+
+def test_convergence_flags_split_by_activation_follow_the_stacks():
+    from sobolev_lab.experiments.regression import PRESETS
+    from sobolev_lab.experiments.regression.config import RegressionConfig
+    from sobolev_lab.experiments.regression.protocol_cell import converged_by_activation
+    from sobolev_lab.protocol import kfold, member_stacks
+
+    cell = cells(RegressionConfig(**{**PRESETS["tuned"], "seeds": 2, "n_train": [10]}))[0]
+    rng = np.random.default_rng(0)
+    x, y, dy = rng.uniform(-1, 1, (2, 10, 2)), rng.normal(size=(2, 10)), rng.normal(size=(2, 10, 2))
+    splits = [kfold(10, cell["folds"], seed=s) for s in range(2)]
+    for method, g in (("regular", None), ("sobolev", dy)):
+        stacks = member_stacks(
+            x, y, g, candidates(cell)[method], splits, [0, 1], shared_keys=("activation", "lr")
+        )
+        # Label every training by its stack's activation, in the order _network appends.
+        labels = [st.shared["activation"] for st in stacks for _ in st.members]
+        split = converged_by_activation(cell, method, labels)
+        assert list(split) == ["relu", "softplus", "tanh"]
+        for act, got in split.items():
+            assert got == [act] * (len(labels) // 3)
+    with pytest.raises(ValueError, match="sobolev has 119 convergence flags"):
+        converged_by_activation(cell, "sobolev", labels[:-1])
 
 
 def test_selection_never_sees_the_test_set():
