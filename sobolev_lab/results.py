@@ -29,7 +29,8 @@ __all__ = [
     "write_result",
 ]
 
-_PACKAGES = ("sobolev-training", "torch", "numpy", "scipy", "sympy", "scikit-learn")
+# smt: the peers (GENN, kriging) are fitted by it, so its version moves their numbers.
+_PACKAGES = ("sobolev-training", "torch", "numpy", "scipy", "sympy", "scikit-learn", "smt")
 
 
 class CorruptResultError(ValueError):

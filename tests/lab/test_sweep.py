@@ -120,6 +120,7 @@ def test_result_files_record_provenance(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["config"] == {"seed": 3}
     assert doc["environment"]["packages"]["torch"]
+    assert doc["environment"]["packages"]["smt"]  # the peers' library (a test dependency)
     assert "git_commit" in doc["environment"] and doc["environment"]["python"]
     assert read_result(path)["payload"] == {"a": [1.5]}
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
