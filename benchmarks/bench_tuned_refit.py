@@ -20,12 +20,12 @@ import argparse
 
 import numpy as np
 import torch
-from scipy import stats
 
 from sobolev_lab.experiments.regression.protocol_cell import _fit_stack, candidates
 from sobolev_lab.experiments.regression.study import _backward, _metrics, prepare
 from sobolev_lab.protocol import refit_stacks
 from sobolev_lab.results import read_result
+from sobolev_lab.stats import paired_log_ratio
 from sobolev_lab.theory.functions import get
 
 METHODS = ("regular", "sobolev")
@@ -56,10 +56,9 @@ def refit(cell, data, method, chosen, steps):
 
 
 def ratio(a, b):
-    """Geometric mean of a / b over seeds with a 95% t interval."""
-    d = np.log(a) - np.log(b)
-    h = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
-    return f"{np.exp(d.mean()):.3g} [{np.exp(d.mean() - h):.3g}, {np.exp(d.mean() + h):.3g}]"
+    """Geometric mean of a / b over seeds with its 95% t interval, as text."""
+    r = paired_log_ratio(a, b)
+    return f"{r['ratio']:.3g} [{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]"
 
 
 def main() -> None:
