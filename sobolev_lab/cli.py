@@ -95,6 +95,7 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from sobolev_lab.results import environment
     from sobolev_lab.runner import LegacyResult, report
 
     study = load_study(args.study)
@@ -105,9 +106,10 @@ def _report(args: argparse.Namespace) -> int:
         folders = sorted(p.parent for p in root.glob("*/result.json"))
         if not folders:
             raise FileNotFoundError(f"no stored results under {root}/")
+    env = environment()  # once: each rewrite below modifies the git tree
     for folder in folders:
         try:
-            outcome = report(study, folder)
+            outcome = report(study, folder, rebuilt_env=env)
         except LegacyResult as exc:
             # An explicitly named legacy result is an error; in a sweep over all, a note.
             if args.name or args.preset:

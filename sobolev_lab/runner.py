@@ -277,13 +277,18 @@ def _close(a: Any, b: Any, rel: float = 1e-9) -> bool:
     return a == b
 
 
-def report(study: Study, folder: str | os.PathLike) -> RunOutcome:
+def report(
+    study: Study, folder: str | os.PathLike, *, rebuilt_env: dict[str, Any] | None = None
+) -> RunOutcome:
     """Rebuild the summary and tables of a stored result from its cells, without training.
 
     ``result.json`` is rewritten only when the recomputed summary differs from the
     stored one beyond rounding (a relative 1e-9: another numpy may sum in another
     order). A rewrite keeps the provenance of the run that computed the cells and adds
-    the report's under ``environment["summary_rebuilt"]``.
+    the report's under ``environment["summary_rebuilt"]``: ``rebuilt_env``, or
+    :func:`sobolev_lab.results.environment` now. A caller rebuilding several folders
+    takes it once before the first, since each rewrite leaves the git tree modified and
+    would mark the later folders' commit ``-dirty``.
 
     Raises
     ------
@@ -317,7 +322,7 @@ def report(study: Study, folder: str | os.PathLike) -> RunOutcome:
     files: list[Path] = []
     if not same:
         payload = {**stored, **summary}
-        env = {**doc["environment"], "summary_rebuilt": environment()}
+        env = {**doc["environment"], "summary_rebuilt": rebuilt_env or environment()}
         files.append(write_result(path, payload, doc["config"], env))
     else:
         payload = stored
