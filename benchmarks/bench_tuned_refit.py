@@ -21,9 +21,7 @@ import argparse
 import numpy as np
 import torch
 
-from sobolev_lab.experiments.regression.protocol_cell import _fit_stack, candidates
-from sobolev_lab.experiments.regression.study import _backward, _metrics, prepare
-from sobolev_lab.protocol import refit_stacks
+from sobolev_lab.experiments.regression.protocol_cell import candidates, cell_data, refit_seed
 from sobolev_lab.results import read_result
 from sobolev_lab.stats import paired_log_ratio
 from sobolev_lab.theory.functions import get
@@ -34,24 +32,15 @@ METHODS = ("regular", "sobolev")
 def refit(cell, data, method, chosen, steps):
     """Test value MSE of each seed's chosen config trained for ``steps[s]`` steps.
 
-    Seed by seed, as the protocol's refit does, so ``steps = refit_steps`` reproduces
-    the shipped numbers.
+    Seed by seed through the protocol's own refit, so ``steps = refit_steps``
+    reproduces the shipped numbers.
     """
-    stack, scs, u, v, dv, ut, _, _ = data
-    dtype = getattr(torch, cell["dtype"])
     configs = candidates(cell)[method]
+    dy = data["dv"] if method == "sobolev" else None
     out = []
-    for s, seed in enumerate(cell["seeds"]):
-        (st,) = refit_stacks(
-            u[s : s + 1], v[s : s + 1], dv[s : s + 1] if method == "sobolev" else None,
-            configs, [chosen[s]], [seed], shared_keys=("activation", "lr"), dtype=dtype,
-        )  # fmt: skip
-        ens, _ = _fit_stack(st, cell, u.shape[2], dtype, steps[s], validation=False)
-        yp, jp = ens.predict(torch.as_tensor(ut[s : s + 1], dtype=dtype))
-        pv, pg = _backward(scs[s : s + 1], yp[..., 0].double().numpy(),
-                           jp[:, :, 0].double().numpy())  # fmt: skip
-        res = _metrics(pv, pg, stack["yt"][s : s + 1], stack["gt"][s : s + 1], None)
-        out.append(res["test_mse_values"][0])
+    for s in range(len(chosen)):
+        *_, pv, _ = refit_seed(cell, data, dy, configs, chosen[s], s, steps[s])
+        out.append(float(np.mean((pv - data["yt"][s]) ** 2)))
     return np.asarray(out)
 
 
@@ -78,7 +67,7 @@ def main() -> None:
         if c["cell"]["function"] == args.function and c["cell"]["n_train"] == args.n
     )  # fmt: skip
     cell, methods = entry["cell"], entry["result"]["methods"]
-    data = prepare(get(cell["function"], cell["dim"]), cell)
+    data, _ = cell_data(get(cell["function"], cell["dim"]), cell)
     label = "refit steps again" if args.steps == 0 else f"{args.steps} steps"
     shipped, longer = {}, {}
     for m in METHODS:

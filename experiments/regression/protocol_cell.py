@@ -34,9 +34,12 @@ import torch
 
 from sobolev_lab.experiments.regression.study import _backward, _metrics, prepare
 
-__all__ = ["candidates", "converged_by_activation", "run_cell"]
+__all__ = ["candidates", "cell_data", "converged_by_activation", "refit_seed", "run_cell"]
 
 NETWORKS = ("regular", "sobolev", "sobolev_estimated")
+#: Config keys that split a method's trainings into ensemble stacks (trainer arguments
+#: and architecture cannot differ inside one ensemble).
+STACK_KEYS = ("activation", "lr")
 
 
 def candidates(cell: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -66,9 +69,9 @@ def converged_by_activation(cell: dict[str, Any], method: str, flags: list) -> d
     (:func:`sobolev_lab.protocol.member_stacks`), and appends each stack's flags in turn.
     """
     per_config = cell["folds"] * len(cell["seeds"])
-    sizes: dict[tuple[str, float], int] = {}
+    sizes: dict[tuple, int] = {}
     for c in candidates({**cell, "peers": ()})[method]:
-        key = (c["activation"], c["lr"])
+        key = tuple(c[k] for k in STACK_KEYS)
         sizes[key] = sizes.get(key, 0) + per_config
     if sum(sizes.values()) != len(flags):
         raise ValueError(
@@ -77,7 +80,8 @@ def converged_by_activation(cell: dict[str, Any], method: str, flags: list) -> d
         )
     out: dict[str, list] = {}
     start = 0
-    for (activation, _), size in sizes.items():
+    for key, size in sizes.items():
+        activation = key[STACK_KEYS.index("activation")]
         out.setdefault(activation, []).extend(flags[start : start + size])
         start += size
     return out
@@ -128,9 +132,8 @@ def _network(method, configs, cell, data, dim, dtype) -> dict[str, Any]:
         def dy(s, idx):
             return estimate_gradients(u[s, idx], v[s, idx], cell["n_neighbors"])
 
-    shared = ("activation", "lr")
     splits = [kfold(u.shape[1], cell["folds"], seed=s) for s in seeds]
-    stacks = member_stacks(u, v, dy, configs, splits, seeds, shared_keys=shared, dtype=dtype)
+    stacks = member_stacks(u, v, dy, configs, splits, seeds, shared_keys=STACK_KEYS, dtype=dtype)
     t0 = time.perf_counter()
     errors, best_steps, flags = [], [], []
     for st in stacks:
@@ -146,22 +149,14 @@ def _network(method, configs, cell, data, dim, dtype) -> dict[str, Any]:
     refit_steps = [
         max(cell["eval_every"], int(np.median(steps_at[s, c.index]))) for s, c in enumerate(chosen)
     ]
-    from sobolev_lab.protocol import refit_stacks
-
     rows: list[dict[str, Any]] = [{} for _ in seeds]
     pred_v = np.zeros(data["yt"].shape)
     pred_g = np.zeros(data["gt"].shape)
     t0 = time.perf_counter()
     for s in range(len(seeds)):
-        (st,) = refit_stacks(
-            u[s : s + 1], v[s : s + 1], None if dy is None else _one(dy, s),
-            configs, [chosen[s].index], [seeds[s]], shared_keys=shared, dtype=dtype,
-        )  # fmt: skip
-        ens, hist = _fit_stack(st, cell, dim, dtype, refit_steps[s], validation=False)
-        yp, jp = ens.predict(torch.as_tensor(data["ut"][s : s + 1], dtype=dtype))
-        pv, pg = _backward(data["scs"][s : s + 1], yp[..., 0].double().numpy(),
-                           jp[:, :, 0].double().numpy())  # fmt: skip
-        pred_v[s], pred_g[s] = pv[0], pg[0]
+        st, ens, hist, pred_v[s], pred_g[s] = refit_seed(
+            cell, data, dy, configs, chosen[s].index, s, refit_steps[s]
+        )
         losses = final_train_losses(hist)
         rows[s]["train_loss_order0"] = losses["order0"][0]
         rows[s]["train_loss_order1"] = losses["order1"][0]
@@ -181,6 +176,28 @@ def _network(method, configs, cell, data, dim, dtype) -> dict[str, Any]:
     res["seconds_cv"], res["seconds_refit"] = cv_seconds, refit_seconds
     res["cv_members"] = sum(len(st.members) for st in stacks)
     return res
+
+
+def refit_seed(cell, data, dy, configs, index: int, s: int, steps: int):
+    """Train seed index ``s``'s config ``configs[index]`` on all its n points for ``steps``.
+
+    ``dy`` is as in :func:`sobolev_lab.protocol.member_stacks` (None: values only).
+    Returns the stack, the ensemble, its history and the test predictions of values
+    (n_test,) and gradients (n_test, d) in original units.
+    """
+    from sobolev_lab.protocol import refit_stacks
+
+    dtype = getattr(torch, cell["dtype"])
+    u, v = data["u"][s : s + 1], data["v"][s : s + 1]
+    (st,) = refit_stacks(
+        u, v, None if dy is None else _one(dy, s), configs, [index], [data["seeds"][s]],
+        shared_keys=STACK_KEYS, dtype=dtype,
+    )  # fmt: skip
+    ens, hist = _fit_stack(st, cell, u.shape[2], dtype, steps, validation=False)
+    yp, jp = ens.predict(torch.as_tensor(data["ut"][s : s + 1], dtype=dtype))
+    pv, pg = _backward(data["scs"][s : s + 1], yp[..., 0].double().numpy(),
+                       jp[:, :, 0].double().numpy())  # fmt: skip
+    return st, ens, hist, pv[0], pg[0]
 
 
 def _one(dy, s):
@@ -231,6 +248,20 @@ def _peer(name, configs, cell, data) -> dict[str, Any]:
     return res
 
 
+def cell_data(f, cell: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+    """Every seed's standardised data of ``cell`` (:func:`prepare`) as the methods read it.
+
+    Returns ``data`` (``seeds``, ``u``, ``v``, ``dv``, ``ut``, ``scs``, ``yt``, ``gt``,
+    ``away``) and the kink margin (None for smooth functions).
+    """
+    stack, scs, u, v, dv, ut, away, margin = prepare(f, cell)
+    data = {
+        "seeds": list(cell["seeds"]), "u": u, "v": v, "dv": dv, "ut": ut, "scs": scs,
+        "yt": stack["yt"], "gt": stack["gt"], "away": away,
+    }  # fmt: skip
+    return data, margin
+
+
 def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     """Select, refit and evaluate every method and peer of one protocol cell.
 
@@ -251,18 +282,13 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
     try:
         f = get(cell["function"], cell["dim"])
         dtype = getattr(torch, cell["dtype"])
-        seeds = list(cell["seeds"])
-        stack, scs, u, v, dv, ut, away, margin = prepare(f, cell)
+        data, margin = cell_data(f, cell)
         out: dict[str, Any] = {"methods": {}}
-        if away is not None:
+        if data["away"] is not None:
             out["kink"] = {
                 "margin": margin,
-                "fraction_excluded_from_away_metrics": float(1 - away.mean()),
+                "fraction_excluded_from_away_metrics": float(1 - data["away"].mean()),
             }
-        data = {
-            "seeds": seeds, "u": u, "v": v, "dv": dv, "ut": ut, "scs": scs,
-            "yt": stack["yt"], "gt": stack["gt"], "away": away,
-        }  # fmt: skip
         configs = candidates(cell)
         for m in cell["methods"]:
             out["methods"][m] = _network(m, configs[m], cell, data, f.dim, dtype)
